@@ -1,0 +1,159 @@
+"""Settings from the environment or `.env` (names are a contract: DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from shop.money import is_known_currency
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chatshop.db"
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class StaffRole(StrEnum):
+    OWNER = "owner"
+    MANAGER = "manager"
+    SUPPORT = "support"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    telegram_id: int
+    role: StaffRole
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message is one line naming the setting."""
+
+
+def parse_staff_ids(raw: str) -> tuple[StaffMember, ...]:
+    """Parse `id[:role]` items, comma-separated; a bare id is an owner."""
+    members: list[StaffMember] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        ident, _, role = item.partition(":")
+        if not ident.strip().lstrip("-").isdigit():
+            raise ValueError(f"{item!r} is not a Telegram user id (expected id[:role])")
+        try:
+            staff_role = StaffRole(role.strip().lower() or StaffRole.OWNER)
+        except ValueError:
+            raise ValueError(
+                f"{item!r} has an unknown role (expected owner, manager or support)"
+            ) from None
+        members.append(StaffMember(int(ident), staff_role))
+    return tuple(members)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr | None = None
+    admin_bot_token: SecretStr | None = None
+    staff_ids: Annotated[tuple[StaffMember, ...], NoDecode] = ()
+    telegram_api_base: str = "https://api.telegram.org"
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    webhook_base_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    payment_provider_token: SecretStr | None = None
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None
+    whatsapp_phone_id: str | None = None
+    whatsapp_token: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_api_base: str | None = None
+    whatsapp_catalog_id: str | None = None
+    shop_name: str = "Chatshop"
+    shop_currency: str = "EUR"
+    low_stock_threshold: int = Field(default=5, ge=0)
+    default_language: str = "en"
+    reservation_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+
+    @field_validator("staff_ids", mode="before")
+    @classmethod
+    def _staff_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_staff_ids(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                f"{value!r} is not a database URL (e.g. {DEFAULT_DATABASE_URL})"
+            ) from None
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"driver {url.drivername!r} is not supported; use one of "
+                + ", ".join(SUPPORTED_DRIVERS)
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"{value!r} is not a redis:// URL")
+        return value or None
+
+    @field_validator("telegram_api_base", "webhook_base_url", "stripe_api_base",
+                     "whatsapp_api_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/") if value else None
+
+    @field_validator("shop_currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        if not is_known_currency(code):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return code
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        code = value.strip().lower()
+        if not code.isalpha() or not 2 <= len(code) <= 3:
+            raise ValueError(f"{value!r} is not a language code such as en, fr or pl")
+        return code
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"setting {name}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; a bad value raises SettingsError with one line naming it."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

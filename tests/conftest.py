@@ -1,0 +1,116 @@
+"""Test fixtures: every test gets its own fresh, migrated database on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shop.db.engine import create_engine, session_factory
+from shop.db.migrate import upgrade
+from tests.support.postgres import PostgresServer, PostgresUnavailable
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TEMPLATE_DB = "chatshop_template"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | None]:
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as error:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true: {error}")
+        print(f"\n*** PostgreSQL tests will be SKIPPED: {error} ***")
+        yield None
+        return
+    try:
+        asyncio.run(_make_pg_template(server))
+        yield server
+    finally:
+        server.stop()
+
+
+async def _make_pg_template(server: PostgresServer) -> None:
+    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres",
+                                 database="postgres")
+    try:
+        await conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+    finally:
+        await conn.close()
+    engine = create_engine(server.url(TEMPLATE_DB))
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+
+    async def make() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade(engine)
+        finally:
+            # Closing the last connection checkpoints the WAL into the file we copy.
+            await engine.dispose()
+
+    asyncio.run(make())
+    return path
+
+
+@dataclass
+class Database:
+    """A fresh, migrated database for one test."""
+
+    backend: str
+    url: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+
+async def _create_pg_database(server: PostgresServer, name: str) -> None:
+    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres",
+                                 database="postgres")
+    try:
+        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """The URL of a fresh, migrated database; synchronous so servers start outside the loop."""
+    if request.param == "sqlite":
+        path = tmp_path / "shop.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    server: PostgresServer | None = request.getfixturevalue("postgres_server")
+    if server is None:
+        pytest.skip("PostgreSQL server unavailable (see the session's first lines)")
+    name = f"t_{os.getpid()}_{next(_counter)}"
+    asyncio.run(_create_pg_database(server, name))
+    return server.url(name)
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    engine = create_engine(database_url)
+    try:
+        yield Database(backend, database_url, engine, session_factory(engine))
+    finally:
+        await engine.dispose()

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from shop.db.migrate import current_revision, head_revision
+from tests.conftest import Database
+
+
+async def test_migrated_to_head(database: Database) -> None:
+    assert await current_revision(database.engine) == head_revision()
+
+
+async def test_sqlite_pragmas_or_postgres(database: Database) -> None:
+    async with database.engine.connect() as conn:
+        if database.backend == "sqlite":
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+        else:
+            version = (await conn.execute(text("SHOW server_version_num"))).scalar()
+            assert int(str(version)) >= 150000
