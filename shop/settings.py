@@ -55,7 +55,11 @@ def parse_staff_ids(raw: str) -> tuple[StaffMember, ...]:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
     )
 
     bot_token: SecretStr | None = None

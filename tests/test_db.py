@@ -18,3 +18,17 @@ async def test_sqlite_pragmas_or_postgres(database: Database) -> None:
         else:
             version = (await conn.execute(text("SHOW server_version_num"))).scalar()
             assert int(str(version)) >= 150000
+
+
+async def test_migrations_match_the_models(database: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from shop.db.models import metadata
+
+    def diff(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})  # type: ignore[arg-type]
+        return list(compare_metadata(context, metadata))
+
+    async with database.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []

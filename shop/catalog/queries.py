@@ -1,0 +1,269 @@
+"""Read side of the catalog: categories, listings, product details, search documents."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import Integer, Select, and_, cast, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from shop.catalog.models import Category, Product, ProductImage, Variant
+from shop.catalog.search import SearchDoc
+from shop.catalog.types import CategoryInfo, Page, ProductDetail, ProductSummary, VariantInfo
+from shop.errors import InvalidInput, NotFound
+from shop.money import Money
+
+MAX_PAGE_SIZE = 100
+
+
+def check_page(page: int, page_size: int) -> None:
+    if page < 1:
+        raise InvalidInput(f"page must be 1 or more, not {page}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+
+
+async def list_categories(session: AsyncSession) -> list[CategoryInfo]:
+    categories = (await session.execute(select(Category).order_by(Category.path))).scalars()
+    direct = dict(
+        (
+            await session.execute(
+                select(Product.category_id, func.count())
+                .where(Product.active.is_(True), Product.category_id.is_not(None))
+                .group_by(Product.category_id)
+            )
+        ).tuples()
+    )
+    rows = list(categories)
+    by_id = {c.id: c for c in rows}
+    totals: dict[int, int] = defaultdict(int)
+    for category_id, count in direct.items():
+        node: Category | None = by_id.get(category_id) if category_id is not None else None
+        while node is not None:
+            totals[node.id] += count
+            node = by_id.get(node.parent_id) if node.parent_id is not None else None
+    return [
+        CategoryInfo(c.id, c.name, c.path, c.parent_id, c.path.count("/"), totals[c.id])
+        for c in rows
+    ]
+
+
+def _in_category(path: str) -> Select[tuple[int]]:
+    return select(Category.id).where(or_(Category.path == path, Category.path.like(
+        path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%", escape="\\"
+    )))
+
+
+def _summary_query() -> Select[tuple[int, str, str, str | None, int, int, str, int, int]]:
+    return (
+        select(
+            Product.id,
+            Product.handle,
+            Product.title,
+            Category.path,
+            func.min(Variant.price),
+            func.max(Variant.price),
+            func.min(Variant.currency),
+            func.coalesce(func.sum(Variant.stock), 0),
+            func.min(cast(Variant.digital, Integer)),
+        )
+        .join(Variant, Variant.product_id == Product.id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .group_by(Product.id, Product.handle, Product.title, Category.path)
+    )
+
+
+async def _first_images(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, str]:
+    if not product_ids:
+        return {}
+    rows = await session.execute(
+        select(ProductImage.product_id, ProductImage.url)
+        .where(ProductImage.product_id.in_(product_ids))
+        .order_by(ProductImage.product_id, ProductImage.position)
+    )
+    first: dict[int, str] = {}
+    for product_id, url in rows.tuples():
+        first.setdefault(product_id, url)
+    return first
+
+
+async def summaries(session: AsyncSession, product_ids: Sequence[int]) -> list[ProductSummary]:
+    """Summaries for these products, in the order given (unknown ids are left out)."""
+    if not product_ids:
+        return []
+    rows = (await session.execute(_summary_query().where(Product.id.in_(product_ids)))).all()
+    images = await _first_images(session, product_ids)
+    by_id = {row[0]: _summary(row, images) for row in rows}
+    return [by_id[i] for i in product_ids if i in by_id]
+
+
+def _summary(row: Sequence[object], images: dict[int, str]) -> ProductSummary:
+    pid, handle, title, path, low, high, currency, stock, all_digital = row
+    assert isinstance(pid, int) and isinstance(currency, str)
+    return ProductSummary(
+        id=pid,
+        handle=str(handle),
+        title=str(title),
+        category_path=str(path or ""),
+        min_price=Money(currency, int(str(low))),
+        max_price=Money(currency, int(str(high))),
+        stock=int(str(stock)),
+        image_url=images.get(pid),
+        digital=bool(all_digital),
+    )
+
+
+async def list_products(
+    session: AsyncSession, category_path: str | None, page: int, page_size: int
+) -> Page[ProductSummary]:
+    check_page(page, page_size)
+    condition = Product.active.is_(True)
+    if category_path:
+        condition = and_(condition, Product.category_id.in_(_in_category(category_path)))
+    has_variant = select(Variant.id).where(Variant.product_id == Product.id).exists()
+    total = (
+        await session.execute(select(func.count()).select_from(Product).where(condition,
+                                                                             has_variant))
+    ).scalar_one()
+    rows = (
+        await session.execute(
+            _summary_query()
+            .where(condition)
+            .order_by(Product.title, Product.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+    ).all()
+    images = await _first_images(session, [row[0] for row in rows])
+    return Page([_summary(row, images) for row in rows], page, page_size, total)
+
+
+def variant_info(variant: Variant, option_names: Sequence[str | None]) -> VariantInfo:
+    values = (variant.option1, variant.option2, variant.option3)
+    options = tuple(
+        (name or "", value) for name, value in zip(option_names, values, strict=True) if value
+    )
+    return VariantInfo(
+        id=variant.id,
+        product_id=variant.product_id,
+        sku=variant.sku,
+        options=options,
+        price=Money(variant.currency, variant.price),
+        stock=variant.stock,
+        low_stock_threshold=variant.low_stock_threshold,
+        weight_grams=variant.weight_grams,
+        digital=variant.digital,
+        image_url=variant.image_url,
+    )
+
+
+def _option_names(product: Product) -> tuple[str | None, str | None, str | None]:
+    return (product.option1_name, product.option2_name, product.option3_name)
+
+
+async def product_detail(
+    session: AsyncSession, *, product_id: int | None = None, handle: str | None = None
+) -> ProductDetail:
+    query = select(Product).options(
+        selectinload(Product.variants), selectinload(Product.images),
+        selectinload(Product.category),
+    )
+    if product_id is not None:
+        query = query.where(Product.id == product_id)
+    elif handle is not None:
+        query = query.where(Product.handle == handle)
+    else:
+        raise InvalidInput("a product id or handle is needed")
+    product = (await session.execute(query)).scalar_one_or_none()
+    if product is None:
+        raise NotFound(f"product {handle if product_id is None else product_id} does not exist")
+    names = _option_names(product)
+    return ProductDetail(
+        id=product.id,
+        handle=product.handle,
+        title=product.title,
+        description=product.description,
+        category_path=product.category.path if product.category else "",
+        option_names=tuple(n for n in names if n),
+        images=tuple(image.url for image in product.images),
+        active=product.active,
+        variants=tuple(variant_info(v, names) for v in product.variants),
+    )
+
+
+async def variant_by(
+    session: AsyncSession, *, variant_id: int | None = None, sku: str | None = None
+) -> VariantInfo:
+    query = select(Variant).options(selectinload(Variant.product))
+    if variant_id is not None:
+        query = query.where(Variant.id == variant_id)
+    elif sku is not None:
+        query = query.where(func.upper(Variant.sku) == sku.strip().upper())
+    else:
+        raise InvalidInput("a variant id or SKU is needed")
+    variant = (await session.execute(query)).scalar_one_or_none()
+    if variant is None:
+        raise NotFound(f"variant {sku if variant_id is None else variant_id} does not exist")
+    return variant_info(variant, _option_names(variant.product))
+
+
+async def low_stock(session: AsyncSession) -> list[VariantInfo]:
+    """Variants at or below their low-stock threshold, emptiest first."""
+    rows = (
+        await session.execute(
+            select(Variant)
+            .options(selectinload(Variant.product))
+            .join(Product)
+            .where(Product.active.is_(True), Variant.stock <= Variant.low_stock_threshold)
+            .order_by(Variant.stock, Variant.sku)
+        )
+    ).scalars()
+    return [variant_info(v, _option_names(v.product)) for v in rows]
+
+
+async def search_docs(
+    session: AsyncSession, product_ids: Sequence[int] | None = None
+) -> list[SearchDoc]:
+    """Search documents of active products (all, or only these)."""
+    query = (
+        select(Product.id, Product.title, Category.path, Variant.option1, Variant.option2,
+               Variant.option3, Variant.sku, Variant.price, Variant.stock)
+        .join(Variant, Variant.product_id == Product.id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(Product.active.is_(True))
+        .order_by(Product.id, Variant.position)
+    )
+    if product_ids is not None:
+        query = query.where(Product.id.in_(product_ids))
+    docs: list[SearchDoc] = []
+    current: list[tuple[object, ...]] = []
+    for row in (await session.execute(query)).tuples():
+        if current and current[0][0] != row[0]:
+            docs.append(_doc(current))
+            current = []
+        current.append(tuple(row))
+    if current:
+        docs.append(_doc(current))
+    return docs
+
+
+def _doc(rows: list[tuple[object, ...]]) -> SearchDoc:
+    pid, title, path = rows[0][:3]
+    options: dict[str, None] = {}
+    for row in rows:
+        for value in row[3:6]:
+            if value:
+                options[str(value)] = None
+    prices = [int(str(row[7])) for row in rows]
+    return SearchDoc(
+        product_id=int(str(pid)),
+        title=str(title),
+        category_path=str(path or ""),
+        option_values=tuple(options),
+        skus=tuple(str(row[6]) for row in rows),
+        min_price=min(prices),
+        max_price=max(prices),
+        in_stock=any(int(str(row[8])) > 0 for row in rows),
+    )

@@ -1,0 +1,140 @@
+"""The catalog use cases: browse, look up, search and change stock.
+
+One object per shop holds the session factory and the in-memory search index,
+and keeps the index in step with every change it makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shop.catalog import queries, stock
+from shop.catalog.search import SearchFilters, SearchIndex
+from shop.catalog.types import (
+    CategoryInfo,
+    Page,
+    ProductDetail,
+    ProductSummary,
+    StockChange,
+    VariantInfo,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of search results, hydrated for display."""
+
+    query: str
+    products: list[ProductSummary]
+    page: int
+    page_size: int
+    total: int
+    did_you_mean: str | None
+    truncated: bool
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.page_size < self.total
+
+
+class CatalogService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self.index = SearchIndex()
+
+    async def load_index(self) -> int:
+        """Build the search index from the database; returns the number of products."""
+        async with self._sessions() as session:
+            docs = await queries.search_docs(session)
+        self.index = SearchIndex.build(docs)
+        return len(self.index)
+
+    async def refresh_index(self, product_ids: Iterable[int]) -> None:
+        """Bring these products up to date in the index (removed when gone or inactive)."""
+        ids = sorted(set(product_ids))
+        if not ids:
+            return
+        async with self._sessions() as session:
+            docs = await queries.search_docs(session, ids)
+        fresh = {doc.product_id for doc in docs}
+        for doc in docs:
+            self.index.upsert(doc)
+        for product_id in ids:
+            if product_id not in fresh:
+                self.index.remove(product_id)
+
+    async def categories(self) -> list[CategoryInfo]:
+        """Every category with the number of active products in it and below it."""
+        async with self._sessions() as session:
+            return await queries.list_categories(session)
+
+    async def products(
+        self, category_path: str | None = None, page: int = 1, page_size: int = 10
+    ) -> Page[ProductSummary]:
+        """Active products, by title, optionally within a category and its subcategories."""
+        async with self._sessions() as session:
+            return await queries.list_products(session, category_path, page, page_size)
+
+    async def product(
+        self, *, product_id: int | None = None, handle: str | None = None
+    ) -> ProductDetail:
+        """A product with its images and variants; raises NotFound."""
+        async with self._sessions() as session:
+            return await queries.product_detail(session, product_id=product_id, handle=handle)
+
+    async def summaries(self, product_ids: Sequence[int]) -> list[ProductSummary]:
+        async with self._sessions() as session:
+            return await queries.summaries(session, product_ids)
+
+    async def variant(self, *, variant_id: int | None = None, sku: str | None = None
+                      ) -> VariantInfo:
+        """A variant by id or SKU (case-insensitive); raises NotFound."""
+        async with self._sessions() as session:
+            return await queries.variant_by(session, variant_id=variant_id, sku=sku)
+
+    async def low_stock(self) -> list[VariantInfo]:
+        async with self._sessions() as session:
+            return await queries.low_stock(session)
+
+    async def search(
+        self,
+        query: str,
+        filters: SearchFilters | None = None,
+        page: int = 1,
+        page_size: int = 10,
+    ) -> SearchPage:
+        """Typo-tolerant search; raises InvalidQuery for an empty or unusable query."""
+        result = self.index.search(query, filters, page=page, page_size=page_size)
+        products = await self.summaries([hit.product_id for hit in result.hits])
+        return SearchPage(result.query, products, result.page, result.page_size, result.total,
+                          result.did_you_mean, result.truncated)
+
+    async def adjust_stock(self, variant_id: int, delta: int, *, actor: str, reason: str
+                           ) -> StockChange:
+        """Add or take units (never below zero), recorded with who and why."""
+        async with self._sessions.begin() as session:
+            change = await stock.apply_stock_delta(session, variant_id, delta, actor=actor,
+                                                   reason=reason)
+        await self._refresh_variant(variant_id)
+        return change
+
+    async def set_stock(self, variant_id: int, value: int, *, actor: str, reason: str
+                        ) -> StockChange | None:
+        """Set a stock count; None when nothing changed."""
+        async with self._sessions.begin() as session:
+            change = await stock.set_stock(session, variant_id, value, actor=actor,
+                                           reason=reason)
+        if change is not None:
+            await self._refresh_variant(variant_id)
+        return change
+
+    async def set_low_stock_threshold(self, variant_id: int, threshold: int) -> None:
+        async with self._sessions.begin() as session:
+            await stock.set_low_stock_threshold(session, variant_id, threshold)
+
+    async def _refresh_variant(self, variant_id: int) -> None:
+        variant = await self.variant(variant_id=variant_id)
+        await self.refresh_index([variant.product_id])
