@@ -38,3 +38,58 @@ class InvalidMoney(InvalidInput):
 
 class OutOfStock(ChatshopError):
     code = "out_of_stock"
+
+
+class NotAllowed(ChatshopError):
+    """The actor may not do this (wrong customer, or a staff role without the permission)."""
+
+    code = "not_allowed"
+
+
+class NotYourOrder(NotAllowed):
+    code = "not_your_order"
+
+
+class IllegalTransition(ChatshopError):
+    """The order (or return) is not in a state where this can happen."""
+
+    code = "illegal_transition"
+
+    def __init__(self, message: str, *, current: str = "", action: str = "") -> None:
+        super().__init__(message)
+        self.current = current
+        self.action = action
+
+
+class CartEmpty(ChatshopError):
+    code = "cart_empty"
+
+
+class PromoInvalid(ChatshopError):
+    """A promo code that does not exist, expired, is used up or does not apply."""
+
+    code = "promo_invalid"
+
+
+class ShippingUnavailable(ChatshopError):
+    code = "shipping_unavailable"
+
+
+class ReservationExpired(ChatshopError):
+    code = "reservation_expired"
+
+
+class PaymentRejected(ChatshopError):
+    """A payment update that cannot be accepted: forged, mismatched or for a closed order."""
+
+    code = "payment_rejected"
+
+
+class RefundRefused(ChatshopError):
+    code = "refund_refused"
+
+
+class ProviderError(ChatshopError):
+    """A payment provider failed or refused a call (network, API error)."""
+
+    code = "provider_error"

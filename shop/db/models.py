@@ -1,8 +1,23 @@
 """Imports every model module so the metadata Alembic compares against is complete."""
 
+from shop.cart import models as cart_models
 from shop.catalog import models as catalog_models
+from shop.customers import models as customer_models
 from shop.db.base import Base
+from shop.events import models as event_models
+from shop.orders import models as order_models
+from shop.payments import models as payment_models
+from shop.shipping import models as shipping_models
 
 metadata = Base.metadata
 
-__all__ = ["catalog_models", "metadata"]
+__all__ = [
+    "cart_models",
+    "catalog_models",
+    "customer_models",
+    "event_models",
+    "metadata",
+    "order_models",
+    "payment_models",
+    "shipping_models",
+]

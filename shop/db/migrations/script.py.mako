@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import shop.db.base  # noqa: F401  (custom column types)
+from shop.db.base import UTCDateTime  # noqa: F401
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -1,0 +1,1 @@
+"""Customers: one per channel identity, with profile and saved addresses."""
