@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     low_stock_threshold: int = Field(default=5, ge=0)
     default_language: str = "en"
     reservation_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    # Beyond DESIGN.md's table: what digital goods cost in Telegram Stars, and
+    # how long after delivery a customer may ask for a return.
+    stars_per_unit: int = Field(default=50, ge=1, le=1_000_000)
+    return_window_days: int = Field(default=30, ge=0, le=3650)
 
     @field_validator("staff_ids", mode="before")
     @classmethod

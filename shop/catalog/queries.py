@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Integer, Select, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -56,7 +57,7 @@ def _in_category(path: str) -> Select[tuple[int]]:
     )))
 
 
-def _summary_query() -> Select[tuple[int, str, str, str | None, int, int, str, int, int]]:
+def _summary_query() -> Select[Any]:
     return (
         select(
             Product.id,
@@ -119,7 +120,7 @@ async def list_products(
     session: AsyncSession, category_path: str | None, page: int, page_size: int
 ) -> Page[ProductSummary]:
     check_page(page, page_size)
-    condition = Product.active.is_(True)
+    condition: ColumnElement[bool] = Product.active.is_(True)
     if category_path:
         condition = and_(condition, Product.category_id.in_(_in_category(category_path)))
     has_variant = select(Variant.id).where(Variant.product_id == Product.id).exists()

@@ -60,12 +60,23 @@ class CheckoutLink:
     session_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """Everything any provider needs to move money back for one payment."""
+
+    provider: ProviderName
+    provider_payment_id: str
+    telegram_charge_id: str | None
+    amount: int
+    currency: str
+    idempotency_key: str
+    customer_channel: str
+    customer_external_id: str
+
+
 class RefundPort(Protocol):
     """Moves money back at the provider; raises shop.errors.ProviderError when it cannot."""
 
-    async def __call__(
-        self, provider: ProviderName, provider_payment_id: str, telegram_charge_id: str | None,
-        amount: int, currency: str, idempotency_key: str
-    ) -> str:
-        """Refund `amount`; returns the provider's refund id."""
+    async def __call__(self, request: RefundRequest) -> str:
+        """Refund the request's amount; returns the provider's refund id."""
         ...

@@ -34,6 +34,13 @@ def upgrade() -> None:
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_counters")),
     )
+    op.bulk_insert(
+        sa.table("counters", sa.column("name", sa.String), sa.column("value", sa.BigInteger)),
+        [{"name": "order_number", "value": 1000}],
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        # Order numbers on PostgreSQL (see shop.orders.checkout.next_order_number).
+        op.execute("CREATE SEQUENCE order_number_seq START WITH 1001")
     op.create_table(
         "customers",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -505,6 +512,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP SEQUENCE IF EXISTS order_number_seq")
     with op.batch_alter_table("return_lines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_return_lines_return_id"))
 
