@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shop.cart.service import CartService
 from shop.catalog.service import CatalogService
+from shop.customers.service import CustomerService
+from shop.db.base import utcnow
 from shop.db.engine import create_engine, session_factory
 from shop.db.migrate import upgrade
+from shop.events.relay import Relay
+from shop.orders.returns import ReturnService
+from shop.orders.service import OrderService
+from shop.payments.refund_port import ProviderRefunds
+from shop.payments.service import PaymentConfig, PaymentService
+from shop.payments.stripe_checkout import StripeCheckout
 from shop.settings import Settings
+
+log = logging.getLogger(__name__)
+SWEEP_INTERVAL_S = 30.0
 
 
 @dataclass
@@ -18,23 +35,94 @@ class Shop:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     catalog: CatalogService
+    customers: CustomerService
+    carts: CartService
+    payments: PaymentService
+    orders: OrderService
+    returns: ReturnService
+    relay: Relay
+    refunds: ProviderRefunds
+    stripe: StripeCheckout | None
+
+    async def run_background(self, stop: asyncio.Event) -> None:
+        """Deliver events and release expired reservations until `stop` is set."""
+        await self.payments.resume_pending_refunds()
+        sweeper = asyncio.create_task(self._sweep(stop))
+        try:
+            await self.relay.run(stop)
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    async def _sweep(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.orders.expire_due()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SWEEP_INTERVAL_S)
 
     async def close(self) -> None:
+        if self.stripe is not None:
+            await self.stripe.aclose()
         await self.engine.dispose()
 
 
-async def open_shop(settings: Settings, *, migrate: bool = True, load_index: bool = True
-                    ) -> Shop:
-    """Connect, migrate to head when asked, and build the search index."""
+def _stripe(settings: Settings) -> StripeCheckout | None:
+    if settings.stripe_api_key is None:
+        return None
+    base = settings.webhook_base_url or f"http://{settings.http_host}:{settings.http_port}"
+    return StripeCheckout(
+        api_key=settings.stripe_api_key.get_secret_value(),
+        webhook_secret=(settings.stripe_webhook_secret.get_secret_value()
+                        if settings.stripe_webhook_secret else None),
+        api_base=settings.stripe_api_base,
+        success_url=f"{base}/payments/stripe/success",
+        cancel_url=f"{base}/payments/stripe/cancel",
+    )
+
+
+def build_shop(settings: Settings, engine: AsyncEngine, *,
+               clock: Callable[[], datetime] = utcnow, relay: Relay | None = None) -> Shop:
+    """Every service of one shop, sharing one session factory and one event relay."""
+    sessions = session_factory(engine)
+    relay = relay or Relay(sessions, clock=clock)
+    stripe = _stripe(settings)
+    refunds = ProviderRefunds(stripe)
+    payments = PaymentService(
+        sessions,
+        PaymentConfig(
+            shop_name=settings.shop_name,
+            provider_token=(settings.payment_provider_token.get_secret_value()
+                            if settings.payment_provider_token else None),
+            stars_per_unit=settings.stars_per_unit,
+        ),
+        refunds, stripe=stripe, notify=relay.wake, clock=clock,
+    )
+    return Shop(
+        settings=settings, engine=engine, sessions=sessions,
+        catalog=CatalogService(sessions),
+        customers=CustomerService(sessions),
+        carts=CartService(sessions, currency=settings.shop_currency, clock=clock),
+        payments=payments,
+        orders=OrderService(sessions, payments, reservation_minutes=settings.reservation_minutes,
+                            currency=settings.shop_currency, notify=relay.wake, clock=clock),
+        returns=ReturnService(sessions, payments, window_days=settings.return_window_days,
+                              notify=relay.wake, clock=clock),
+        relay=relay, refunds=refunds, stripe=stripe,
+    )
+
+
+async def open_shop(settings: Settings, *, migrate: bool = True, load_index: bool = True,
+                    clock: Callable[[], datetime] = utcnow) -> Shop:
+    """Connect, migrate to head when asked, wire the services and build the search index."""
     engine = create_engine(settings.database_url)
     try:
         if migrate:
             await upgrade(engine)
-        sessions = session_factory(engine)
-        catalog = CatalogService(sessions)
+        shop = build_shop(settings, engine, clock=clock)
         if load_index:
-            await catalog.load_index()
+            await shop.catalog.load_index()
     except BaseException:
         await engine.dispose()
         raise
-    return Shop(settings, engine, sessions, catalog)
+    return shop

@@ -57,29 +57,30 @@ async def next_order_number(session: AsyncSession) -> int:
 
 
 async def place_order(session: AsyncSession, request: CheckoutRequest, *, now: datetime,
-                      reservation_minutes: int) -> tuple[Order, bool]:
+                      reservation_minutes: int, currency: str) -> tuple[Order, bool]:
     """Create the order (or find the one this cart state already made); returns (order, new).
 
     The caller owns the transaction: if anything here raises, nothing of the
     order, its reservations or its promo redemption remains.
     """
     actor = CustomerActor(request.customer_id)
-    cart = await load_cart(session, request.customer_id, now=now)
+    cart = await load_cart(session, request.customer_id, now=now, currency=currency)
     if not cart.lines:
         raise CartEmpty("your cart is empty")
     key = checkout_key(cart)
     found = await existing_order(session, key)
     if found is not None:
         return found, False
-    short = [line for line in cart.lines if line.available < line.quantity]
-    if short:
-        line = short[0]
-        left = f"only {line.available} left" if line.available else "sold out"
-        raise OutOfStock(f"{line.title}: {left}")
+    if await _cancel_superseded(session, cart, actor):
+        # Their units are back in stock: look at the cart's availability again.
+        cart = await load_cart(session, request.customer_id, now=now, currency=currency)
+    problem = next((line for line in cart.lines if not line.ok), None)
+    if problem is not None:
+        raise OutOfStock(f"{problem.title}: {problem.issue}")
     discount = 0
     promo_id = None
     if cart.promo_code:
-        promo_info = await promo.find(session, cart.promo_code)
+        promo_info = await promo.find_promo(session, cart.promo_code)
         discount = await promo.evaluate(session, promo_info, customer_id=request.customer_id,
                                         subtotal=cart.subtotal, now=now)
         promo_id = promo_info.id
@@ -111,7 +112,6 @@ async def place_order(session: AsyncSession, request: CheckoutRequest, *, now: d
     order.shipping_total = shipping_total
     order.total = goods_total + shipping_total
 
-    await _cancel_superseded(session, cart, actor)
     order.lines = [
         OrderLine(variant_id=line.variant_id, product_id=line.product_id, sku=line.sku,
                   title=line.title, options=line.options, unit_price=line.unit_price.minor,
@@ -135,7 +135,7 @@ async def place_order(session: AsyncSession, request: CheckoutRequest, *, now: d
 
 
 async def _cancel_superseded(session: AsyncSession, cart: CartView, actor: CustomerActor
-                             ) -> None:
+                             ) -> bool:
     """Unpaid orders from earlier states of this cart give their stock back.
 
     The customer changed the cart and checked out again: the older invoice must
@@ -150,3 +150,4 @@ async def _cancel_superseded(session: AsyncSession, cart: CartView, actor: Custo
     for order in stale:
         await session.refresh(order, ["lines"])
         await transitions.cancel_unpaid(session, order, actor, "replaced by a newer checkout")
+    return bool(stale)

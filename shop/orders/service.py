@@ -29,11 +29,12 @@ MAX_PAGE_SIZE = 50
 
 class OrderService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], payments: PaymentService, *,
-                 reservation_minutes: int, notify: Callable[[], None] = lambda: None,
+                 reservation_minutes: int, currency: str, notify: Callable[[], None] = lambda: None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self._sessions = sessions
         self._payments = payments
         self._reservation_minutes = reservation_minutes
+        self._currency = currency
         self._notify = notify
         self._clock = clock
 
@@ -47,14 +48,15 @@ class OrderService:
             async with self._sessions.begin() as session:
                 order, created = await place_order(
                     session, request, now=self._clock(),
-                    reservation_minutes=self._reservation_minutes)
+                    reservation_minutes=self._reservation_minutes, currency=self._currency)
         except IntegrityError:
             # A concurrent tap created the order for this cart state first.
             async with self._sessions() as session:
                 from shop.cart.service import load_cart
                 from shop.orders.checkout import checkout_key
 
-                cart = await load_cart(session, request.customer_id, now=self._clock())
+                cart = await load_cart(session, request.customer_id, now=self._clock(),
+                                       currency=self._currency)
                 found = await existing_order(session, checkout_key(cart))
                 if found is None:
                     raise
