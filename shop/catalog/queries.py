@@ -35,7 +35,7 @@ async def list_categories(session: AsyncSession) -> list[CategoryInfo]:
                 .where(Product.active.is_(True), Product.category_id.is_not(None))
                 .group_by(Product.category_id)
             )
-        ).tuples()
+        ).tuples().all()
     )
     rows = list(categories)
     by_id = {c.id: c for c in rows}

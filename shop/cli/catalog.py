@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import click
 
@@ -17,28 +18,32 @@ from shop.cli.support import run_async, settings_from, with_shop
 from shop.money import to_major_str
 
 MAX_ERRORS_SHOWN = 50
+BAR_WIDTH = 30
 
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress callback drawing a bar on a terminal (and nothing when piped)."""
-    bar: Any = None
-    shown = 0
+    """A progress callback drawing a bar on a terminal, silent when output is piped."""
+    stream = sys.stderr
+    live = stream.isatty()
+    drawn = -1
 
     def update(done: int, total: int) -> None:
-        nonlocal bar, shown
-        if bar is None:
-            bar = click.progressbar(length=max(total, 1), label=label, file=click.get_text_stream(
-                "stderr"))
-            bar.__enter__()
-        bar.update(done - shown)
-        shown = done
+        nonlocal drawn
+        percent = 100 * done // total if total > 0 else 100
+        if not live or percent == drawn:
+            return
+        drawn = percent
+        filled = percent * BAR_WIDTH // 100
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        stream.write(f"\r{label} [{bar}] {percent:3d}% ({done}/{total})")
+        stream.flush()
 
     try:
         yield update
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        if live and drawn >= 0:
+            stream.write("\n")
 
 
 def print_report(report: ImportReport, dry_run: bool) -> None:
