@@ -127,7 +127,8 @@ class OrderService:
             if order.status == OrderStatus.AWAITING_PAYMENT:
                 await transitions.cancel_unpaid(session, order, actor, note)
             else:
-                if isinstance(actor, CustomerActor):
+                if isinstance(actor, CustomerActor) and order.status in (
+                        OrderStatus.PAID, OrderStatus.CONFIRMED):
                     raise NotAllowed("a paid order can only be cancelled by the shop; "
                                      "please write to support")
                 transitions.change_status(session, order, OrderAction.CANCEL, actor, note)
