@@ -107,3 +107,18 @@ async def test_set_stock(database: Database) -> None:
     with pytest.raises(InvalidInput):
         async with database.sessions.begin() as session:
             await set_stock(session, vid, -1, actor="staff:7", reason="count")
+
+
+async def test_crossing_appends_one_stock_low_event(database: Database) -> None:
+    from shop.events.models import OutboxEvent
+
+    await add_products(database.sessions, ProductSpec("cap", "Cap", variants=[
+        VariantSpec("CAP-9", stock=6, threshold=5)]))
+    vid = await _variant_id(database, "CAP-9")
+    for _ in range(3):
+        async with database.sessions.begin() as session:
+            await apply_stock_delta(session, vid, -1, actor="test", reason="sale")
+    async with database.sessions() as session:
+        payloads = list((await session.execute(
+            select(OutboxEvent.payload).where(OutboxEvent.topic == "stock.low"))).scalars())
+    assert payloads == [{"variant_id": vid, "sku": "CAP-9", "stock": 5, "threshold": 5}]

@@ -1,7 +1,8 @@
 """Stock changes: atomic conditional updates, a history row each, low-stock crossings.
 
 These functions work inside a session the caller owns, so a reservation in the
-orders core and its outbox event share one transaction.
+orders core and its outbox event share one transaction. A change that crosses
+the low-stock threshold appends the `stock.low` event itself, whoever made it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shop.catalog.models import StockAdjustment, Variant
 from shop.catalog.types import StockChange
 from shop.errors import InvalidInput, NotFound, OutOfStock
+from shop.events.outbox import Topic, publish
 
 MAX_STOCK = 1_000_000_000
 
@@ -102,6 +104,9 @@ async def _record(
     reason: str,
 ) -> StockChange:
     crossed = crossed_low_threshold(after - delta, after, threshold)
+    if crossed:
+        publish(session, Topic.STOCK_LOW, {"variant_id": variant_id, "sku": sku,
+                                           "stock": after, "threshold": threshold})
     session.add(
         StockAdjustment(
             variant_id=variant_id,

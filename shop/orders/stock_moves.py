@@ -7,18 +7,8 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.catalog.stock import apply_stock_delta
-from shop.catalog.types import StockChange
 from shop.errors import NotFound, OutOfStock
-from shop.events.outbox import Topic, publish
 from shop.orders.models import Order, OrderLine
-
-
-def publish_low_stock(session: AsyncSession, change: StockChange) -> None:
-    if change.crossed_low_threshold:
-        publish(session, Topic.STOCK_LOW, {
-            "variant_id": change.variant_id, "sku": change.sku,
-            "stock": change.stock_after, "threshold": change.low_stock_threshold,
-        })
 
 
 async def reserve(session: AsyncSession, order: Order, lines: Iterable[OrderLine]) -> None:
@@ -31,7 +21,7 @@ async def reserve(session: AsyncSession, order: Order, lines: Iterable[OrderLine
         if line.variant_id is None:
             raise NotFound(f"{line.title} is no longer sold")
         try:
-            change = await apply_stock_delta(
+            await apply_stock_delta(
                 session, line.variant_id, -line.quantity,
                 actor=f"order:{order.number}", reason=f"reserved for order #{order.number}",
             )
@@ -39,7 +29,6 @@ async def reserve(session: AsyncSession, order: Order, lines: Iterable[OrderLine
             raise OutOfStock(f"{line.title}: {error.message}") from None
         except NotFound:
             raise NotFound(f"{line.title} is no longer sold") from None
-        publish_low_stock(session, change)
 
 
 async def give_back(session: AsyncSession, order: Order, lines: Iterable[tuple[OrderLine, int]],
