@@ -82,28 +82,32 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
 
 
-async def _create_pg_database(server: PostgresServer, name: str) -> None:
+async def _pg_admin(server: PostgresServer, statement: str) -> None:
     conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres",
                                  database="postgres")
     try:
-        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+        await conn.execute(statement)
     finally:
         await conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+                 ) -> Iterator[str]:
     """The URL of a fresh, migrated database; synchronous so servers start outside the loop."""
     if request.param == "sqlite":
         path = tmp_path / "shop.db"
         shutil.copyfile(sqlite_template, path)
-        return f"sqlite+aiosqlite:///{path}"
+        yield f"sqlite+aiosqlite:///{path}"
+        return
     server: PostgresServer | None = request.getfixturevalue("postgres_server")
     if server is None:
         pytest.skip("PostgreSQL server unavailable (see the session's first lines)")
     name = f"t_{os.getpid()}_{next(_counter)}"
-    asyncio.run(_create_pg_database(server, name))
-    return server.url(name)
+    asyncio.run(_pg_admin(server, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+    yield server.url(name)
+    # Hundreds of 8 MB copies would otherwise pile up until the session ends.
+    asyncio.run(_pg_admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture

@@ -74,6 +74,13 @@ class PaymentService:
         self._stripe = stripe
         self._notify = notify
         self._clock = clock
+        self._keys: dict[str, bytes] = {}
+
+    async def _key(self, name: str) -> bytes:
+        # Keys never change once made, so each is read from the database once.
+        if name not in self._keys:
+            self._keys[name] = await shop_secret(self._sessions, name)
+        return self._keys[name]
 
     def expected_charge(self, order: Order, provider: ProviderName) -> tuple[str, int]:
         """What this provider must charge for the order: (currency, amount in minor units)."""
@@ -97,7 +104,7 @@ class PaymentService:
         the caller then offers the built-in test provider instead.
         """
         order = await self._payable_order(actor, order_id)
-        key = await shop_secret(self._sessions, PAYLOAD_KEY)
+        key = await self._key(PAYLOAD_KEY)
         payload = signing.invoice_payload(key, order.id, order.number)
         if order.digital_only:
             return stars_invoice(payable(order), shop_name=self._config.shop_name,
@@ -110,14 +117,14 @@ class PaymentService:
     async def test_confirmation(self, actor: CustomerActor, order_id: int) -> str:
         """A signed confirmation from the built-in test provider (the demo's 'payment page')."""
         order = await self._payable_order(actor, order_id)
-        key = await shop_secret(self._sessions, TEST_PROVIDER_KEY)
+        key = await self._key(TEST_PROVIDER_KEY)
         payment_id = f"test{order.id}x{int(self._clock().timestamp() * 1000)}"
         return signing.sign_test_confirmation(key, signing.TestConfirmation(
             order.id, payment_id, order.total, order.currency))
 
     async def confirm_test_payment(self, token: str) -> Recorded:
         """Record a test-provider payment; PaymentRejected when the token is forged."""
-        key = await shop_secret(self._sessions, TEST_PROVIDER_KEY)
+        key = await self._key(TEST_PROVIDER_KEY)
         confirmation = signing.verify_test_confirmation(key, token)
         return await self.record(ConfirmedPayment(
             provider=ProviderName.TEST, event_id=confirmation.payment_id,
@@ -140,7 +147,7 @@ class PaymentService:
         Raises PaymentRejected with a message meant for the customer. Reads only,
         so it answers well within Telegram's 10 seconds.
         """
-        key = await shop_secret(self._sessions, PAYLOAD_KEY)
+        key = await self._key(PAYLOAD_KEY)
         order_id = signing.parse_invoice_payload(key, payload)
         provider = ProviderName.STARS if currency == STARS else ProviderName.TELEGRAM
         async with self._sessions() as session:
@@ -165,7 +172,7 @@ class PaymentService:
                                telegram_payment_charge_id: str,
                                provider_payment_charge_id: str | None) -> Recorded:
         """A successful_payment from Telegram (card or Stars)."""
-        key = await shop_secret(self._sessions, PAYLOAD_KEY)
+        key = await self._key(PAYLOAD_KEY)
         order_id = signing.parse_invoice_payload(key, payload)
         stars = currency == STARS
         return await self.record(ConfirmedPayment(
