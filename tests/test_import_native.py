@@ -278,6 +278,18 @@ async def test_missing_column_is_reported_once(database: Database, tmp_path: Pat
     assert set((await counts(database)).values()) == {0}
 
 
+async def test_many_missing_columns_are_one_line(database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "two-columns.csv"
+    path.write_text("handle,title\ntee,Tee\n")
+
+    report = await run_import(database, path)
+
+    assert [(e.line, e.message.split(" (expected")[0]) for e in report.errors] == [
+        (1, 'the header has no "description", "category", "option1_name", "option1_value", '
+            '"option2_name", "option2_value", "sku", "price", "currency", "stock", '
+            '"low_stock_threshold", "weight_grams", "image_url", "digital" columns')]
+
+
 async def test_bom_and_crlf(database: Database, tmp_path: Path) -> None:
     path = tmp_path / "excel.csv"
     text = SAMPLE.read_text(encoding="utf-8")

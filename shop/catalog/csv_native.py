@@ -296,10 +296,11 @@ def parse_native(
     source = CsvSource(path, progress)
     result = ParseResult()
     columns = {name.lower(): i for i, name in reversed(list(enumerate(source.header)))}
-    for name in NATIVE_COLUMNS:
-        if name not in columns:
-            result.error(1, f'the header has no "{name}" column (expected: '
-                            f'{",".join(NATIVE_COLUMNS)})')
+    missing = [name for name in NATIVE_COLUMNS if name not in columns]
+    if missing:
+        listed = ", ".join(f'"{name}"' for name in missing)
+        result.error(1, f"the header has no {listed} column{'s' if len(missing) > 1 else ''} "
+                        f"(expected: {','.join(NATIVE_COLUMNS)})")
     if (OPTION3_COLUMNS[0] in columns) != (OPTION3_COLUMNS[1] in columns):
         result.error(1, 'the header must have both "option3_name" and "option3_value" or neither')
     for name in columns.keys() - {*NATIVE_COLUMNS, *OPTION3_COLUMNS}:

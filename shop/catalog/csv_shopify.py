@@ -119,9 +119,11 @@ def parse_shopify(
     columns: dict[str, int] = {}
     for i, name in enumerate(source.header):
         columns.setdefault(name.lower(), i)
-    for name in REQUIRED:
-        if name.lower() not in columns:
-            result.error(1, f'the header has no "{name}" column; is this a Shopify product export?')
+    missing = [name for name in REQUIRED if name.lower() not in columns]
+    if missing:
+        listed = ", ".join(f'"{name}"' for name in missing)
+        result.error(1, f"the header has no {listed} column{'s' if len(missing) > 1 else ''}; "
+                        "is this a Shopify product export?")
     if result.errors:
         source.close()
         return result
