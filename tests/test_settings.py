@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shop.settings import StaffMember, StaffRole, load_settings, parse_staff_ids
-from shop.settings import SettingsError
+from shop.settings import SettingsError, StaffMember, StaffRole, load_settings, parse_staff_ids
 
 CLEAN_ENV = {"PATH": "/usr/bin:/bin"}
 
