@@ -18,35 +18,30 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sqlalchemy import func, insert, select
 
-from sqlalchemy import func, insert, select  # noqa: E402
-
-from shop.auth import CustomerActor  # noqa: E402
-from shop.bootstrap import build_shop  # noqa: E402
-from shop.cart.models import Cart, CartItem  # noqa: E402
-from shop.catalog.models import Product, Variant  # noqa: E402
-from shop.customers.models import Address, Customer  # noqa: E402
-from shop.db.engine import create_engine  # noqa: E402
-from shop.db.migrate import upgrade  # noqa: E402
-from shop.errors import OutOfStock  # noqa: E402
-from shop.orders.checkout import CheckoutRequest  # noqa: E402
-from shop.orders.models import Order, OrderLine  # noqa: E402
-from shop.settings import load_settings  # noqa: E402
-from shop.shipping.admin import default_methods, install_methods  # noqa: E402
-
-
-POOL_ONE = False
+from shop.auth import CustomerActor
+from shop.bootstrap import Shop, build_shop
+from shop.cart.models import Cart, CartItem
+from shop.catalog.models import Product, Variant
+from shop.customers.models import Address, Customer
+from shop.db.engine import create_engine
+from shop.db.migrate import upgrade
+from shop.errors import OutOfStock
+from shop.orders.checkout import CheckoutRequest
+from shop.orders.models import Order, OrderLine
+from shop.settings import load_settings
+from shop.shipping.admin import default_methods, install_methods
 
 
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def seed(shop, customers: int, variants: int, units_each: int, rng: random.Random
+async def seed(shop: Shop, customers: int, variants: int, units_each: int, rng: random.Random
                ) -> tuple[list[int], dict[int, int], int]:
     async with shop.sessions.begin() as session:
         product = Product(handle="drop", title="Limited Drop", description="", active=True)
@@ -78,8 +73,7 @@ async def seed(shop, customers: int, variants: int, units_each: int, rng: random
 
 async def run(backend: str, url: str, customers: int, concurrency: int, variants: int,
               units_each: int, seed_value: int) -> dict[str, object]:
-    pool = 1 if backend == "sqlite" and POOL_ONE else concurrency
-    engine = create_engine(url, pool_size=pool, max_overflow=0, pool_timeout=600)
+    engine = create_engine(url, pool_size=concurrency, max_overflow=0, pool_timeout=600)
     try:
         await upgrade(engine)
         shop = build_shop(load_settings(database_url=url), engine)
@@ -145,6 +139,7 @@ def main() -> None:
         if args.backend == "sqlite":
             url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         else:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
             from tests.support.postgres import PostgresServer
 
             server = PostgresServer.start()
