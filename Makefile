@@ -24,6 +24,8 @@ bench: $(STAMP)
 	mkdir -p bench/results
 	$(BIN)/python bench/search.py --products 100000 | tee bench/results/search-100k.txt
 	$(BIN)/python bench/search.py --products 1000000 | tee bench/results/search-1m.txt
+	$(BIN)/python bench/checkout.py --backend sqlite | tee bench/results/checkout-sqlite.txt
+	$(BIN)/python bench/checkout.py --backend postgresql | tee bench/results/checkout-postgresql.txt
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
