@@ -143,7 +143,8 @@ async def _cancel_superseded(session: AsyncSession, cart: CartView, actor: Custo
     """
     prefix = f"cart:{cart.cart_id}:"
     stale = (await session.execute(
-        select(Order).where(Order.checkout_key.like(prefix + "%"),
+        select(Order).where(Order.customer_id == actor.customer_id,
+                            Order.checkout_key.like(prefix + "%"),
                             Order.status == OrderStatus.AWAITING_PAYMENT)
         .with_for_update()
     )).scalars().all()
