@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shop.cart.models import Cart, CartItem, PromoCode
 from shop.cart.promo import evaluate, find_promo, promo_info
 from shop.cart.types import MAX_LINE_QUANTITY, CartLine, CartView
-from shop.catalog.models import Product, ProductImage, Variant
-from shop.catalog.queries import variant_info
+from shop.catalog.models import Product, Variant
+from shop.catalog.queries import first_images, variant_info
 from shop.customers.models import Customer
 from shop.db.base import utcnow
 from shop.errors import InvalidInput, NotFound, OutOfStock, PromoInvalid
@@ -91,18 +91,6 @@ def _line(item: CartItem, variant: Variant, product: Product, image: str | None,
     )
 
 
-async def _first_images(session: AsyncSession, product_ids: set[int]) -> dict[int, str]:
-    rows = await session.execute(
-        select(ProductImage.product_id, ProductImage.url)
-        .where(ProductImage.product_id.in_(product_ids))
-        .order_by(ProductImage.product_id, ProductImage.position)
-    )
-    first: dict[int, str] = {}
-    for product_id, url in rows.tuples():
-        first.setdefault(product_id, url)
-    return first
-
-
 async def _view(session: AsyncSession, cart: Cart, *, now: datetime, currency: str
                 ) -> CartView:
     rows = (
@@ -114,7 +102,7 @@ async def _view(session: AsyncSession, cart: Cart, *, now: datetime, currency: s
             .order_by(CartItem.added_at, CartItem.id)
         )
     ).tuples().all()
-    images = await _first_images(session, {product.id for _, _, product in rows}) if rows else {}
+    images = await first_images(session, {product.id for _, _, product in rows}) if rows else {}
     held = await _held_by_cart(session, cart) if rows else {}
     lines = tuple(_line(item, variant, product, images.get(product.id), currency,
                         held.get(variant.id, 0))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, cast, func, or_, select
@@ -76,7 +76,9 @@ def _summary_query() -> Select[Any]:
     )
 
 
-async def _first_images(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, str]:
+async def first_images(session: AsyncSession, product_ids: Iterable[int]) -> dict[int, str]:
+    """Each product's first image URL (products without images are left out)."""
+    product_ids = list(product_ids)
     if not product_ids:
         return {}
     rows = await session.execute(
@@ -95,7 +97,7 @@ async def summaries(session: AsyncSession, product_ids: Sequence[int]) -> list[P
     if not product_ids:
         return []
     rows = (await session.execute(_summary_query().where(Product.id.in_(product_ids)))).all()
-    images = await _first_images(session, product_ids)
+    images = await first_images(session, product_ids)
     by_id = {row[0]: _summary(row, images) for row in rows}
     return [by_id[i] for i in product_ids if i in by_id]
 
@@ -137,7 +139,7 @@ async def list_products(
             .limit(page_size)
         )
     ).all()
-    images = await _first_images(session, [row[0] for row in rows])
+    images = await first_images(session, [row[0] for row in rows])
     return Page([_summary(row, images) for row in rows], page, page_size, total)
 
 
