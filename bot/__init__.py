@@ -1,0 +1,1 @@
+"""The customer bot: channel-neutral conversation flows and their channels."""

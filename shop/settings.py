@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     whatsapp_api_base: str | None = None
     whatsapp_catalog_id: str | None = None
     shop_name: str = "Chatshop"
+    # Legal details the bot shows on /contact and /terms (beyond DESIGN.md's table).
+    shop_contact: str = ""
+    shop_terms: str = ""
     shop_currency: str = "EUR"
     low_stock_threshold: int = Field(default=5, ge=0)
     default_language: str = "en"
