@@ -191,9 +191,15 @@ async def test_telegram_card_invoice_precheckout_and_payment(shop: Shop) -> None
     invoice = await shop.payments.telegram_invoice(alice, order.id)
     assert invoice.provider == ProviderName.TELEGRAM and invoice.currency == "EUR"
     assert invoice.provider_token == "284685063:TEST:token"
-    assert [(p.label, p.amount) for p in invoice.prices] == [
-        ("Classic Tee (M) × 1", 2000), ("Courier (1–2 days)", 600)]
-    assert invoice.total == order.total.minor and len(invoice.payload.encode()) <= 128
+    # The sheet asks for the address and offers the shipping chosen at checkout.
+    assert [(p.label, p.amount) for p in invoice.prices] == [("Classic Tee (M) × 1", 2000)]
+    assert invoice.is_flexible and invoice.need_shipping_address
+    (offer,) = await shop.payments.shipping_options(payload=invoice.payload, country="fr")
+    assert (offer.title, offer.amount) == ("Courier (1–2 days)", 600)
+    assert invoice.total + offer.amount == order.total.minor
+    assert len(invoice.payload.encode()) <= 128
+    with pytest.raises(PaymentRejected):
+        await shop.payments.shipping_options(payload="o1:1:1:forged", country="FR")
     assert await shop.payments.precheckout(payload=invoice.payload, currency="EUR",
                                            total_amount=2600, actor=alice) == order.id
     with pytest.raises(PaymentRejected, match="amount of this invoice is out of date"):

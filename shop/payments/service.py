@@ -38,10 +38,20 @@ from shop.payments.telegram_invoice import (
     stars_invoice,
     stars_price,
 )
+from shop.shipping.models import ShippingMethod
 
 log = logging.getLogger(__name__)
 PAYLOAD_KEY = "invoice_payload_key"
 TEST_PROVIDER_KEY = "test_provider_key"
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingOffer:
+    """One shipping option for Telegram's payment sheet."""
+
+    id: str
+    title: str
+    amount: int  # minor units of the order's currency
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +122,33 @@ class PaymentService:
         if not self._config.provider_token:
             raise ProviderError("card payments in Telegram need PAYMENT_PROVIDER_TOKEN")
         return card_invoice(payable(order), shop_name=self._config.shop_name, payload=payload,
-                            provider_token=self._config.provider_token)
+                            provider_token=self._config.provider_token,
+                            ask_shipping_in_sheet=order.ship_country is not None)
+
+    async def shipping_options(self, *, payload: str, country: str) -> list[ShippingOffer]:
+        """Telegram's shipping question for a flexible invoice: the method chosen at
+        checkout, if it delivers to the country typed in the payment sheet.
+
+        Raises PaymentRejected with a message for the customer otherwise.
+        """
+        key = await self._key(PAYLOAD_KEY)
+        order_id = signing.parse_invoice_payload(key, payload)
+        async with self._sessions() as session:
+            try:
+                order = await load_order(session, order_id, lock=False)
+            except NotFound:
+                raise PaymentRejected("this order no longer exists") from None
+            if order.ship_country is None or order.shipping_method_id is None:
+                raise PaymentRejected("this order needs no delivery")
+            method = await session.get(ShippingMethod, order.shipping_method_id)
+        countries = method.countries if method is not None else [order.ship_country]
+        if country.upper() != order.ship_country and "*" not in countries and (
+                country.upper() not in countries):
+            raise PaymentRejected(
+                f"{order.shipping_method_name} does not deliver to {country.upper()}; "
+                "please start the checkout again to choose another address")
+        return [ShippingOffer(f"m{order.shipping_method_id}",
+                              order.shipping_method_name or "Delivery", order.shipping_total)]
 
     async def test_confirmation(self, actor: CustomerActor, order_id: int) -> str:
         """A signed confirmation from the built-in test provider (the demo's 'payment page')."""

@@ -53,12 +53,19 @@ def stars_price(total_minor: int, currency: str, stars_per_unit: int) -> int:
 
 def card_invoice(order: PayableOrder, *, shop_name: str, payload: str, provider_token: str,
                  ask_shipping_in_sheet: bool = False) -> TelegramInvoice:
-    """An invoice paid by card through the provider token, itemised like the order."""
+    """An invoice paid by card through the provider token, itemised like the order.
+
+    With `ask_shipping_in_sheet` the payment sheet asks for the delivery address and
+    offers the shipping chosen at checkout as its one option (see
+    `PaymentService.shipping_options`), so the customer confirms where it goes.
+    """
     prices = [LabeledAmount(_cut(f"{line.title} × {line.quantity}", LABEL_MAX), line.amount)
               for line in order.lines]
     if order.discount:
         prices.append(LabeledAmount("Discount", -order.discount))
-    if order.shipping_total:
+    # With the address asked in the payment sheet, Telegram adds the shipping option
+    # the customer confirms there; it must not be in the prices twice.
+    if order.shipping_total and not ask_shipping_in_sheet:
         prices.append(LabeledAmount(_cut(order.shipping_name or "Shipping", LABEL_MAX),
                                     order.shipping_total))
     return TelegramInvoice(
