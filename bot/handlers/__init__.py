@@ -1,0 +1,1 @@
+"""Telegram: aiogram routers that turn updates into flow inputs and render the screens."""

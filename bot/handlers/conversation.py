@@ -1,0 +1,57 @@
+"""Per update: who the customer is, their conversation, and one update at a time per chat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from weakref import WeakValueDictionary
+
+from aiogram import BaseMiddleware
+from aiogram.fsm.context import FSMContext
+from aiogram.types import TelegramObject, User
+
+from bot.flows.context import Capabilities, Conversation, Deps
+from bot.i18n import pick_language
+
+log = logging.getLogger(__name__)
+TELEGRAM = Capabilities(invoices=True, inline_photos=True, max_buttons=100)
+STATE_KEY = "flow"
+
+
+class ConversationMiddleware(BaseMiddleware):
+    """Loads the customer and their conversation for handlers as `convo`, saves it after.
+
+    Updates from one customer are handled one at a time, so two quick taps never
+    read and write the same conversation state at once.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
+
+    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                       event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        state: FSMContext | None = data.get("state")
+        if user is None or user.is_bot:
+            return await handler(event, data)
+        lock = self._locks.get(user.id)
+        if lock is None:
+            lock = self._locks[user.id] = asyncio.Lock()
+        async with lock:
+            customer = await self._deps.shop.customers.get_or_create(
+                "telegram", str(user.id), name=user.full_name[:200],
+                language=pick_language(user.language_code,
+                                       self._deps.shop.settings.default_language))
+            saved: dict[str, Any] = (await state.get_data()).get(STATE_KEY, {}) if state else {}
+            convo = Conversation(customer.id, pick_language(customer.language), "telegram",
+                                 dict(saved), TELEGRAM, name=user.first_name)
+            data["convo"] = convo
+            data["deps"] = self._deps
+            try:
+                return await handler(event, data)
+            finally:
+                if state is not None and convo.state != saved:
+                    await state.update_data({STATE_KEY: convo.state})

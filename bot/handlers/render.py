@@ -1,0 +1,152 @@
+"""Screens to Telegram: HTML text, inline keyboards, photos, invoices; edit in place when
+the customer pressed a button on the message, else send."""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import (
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    LabeledPrice,
+    Message,
+)
+
+from bot.flows.screens import Screen, Text
+from shop.media import resolve_image
+
+log = logging.getLogger(__name__)
+CAPTION_MAX = 1024
+TEXT_MAX = 4096
+
+
+def to_html(text: Text) -> str:
+    parts = []
+    for span in text.spans:
+        piece = html.escape(span.text, quote=False)
+        if span.style == "bold":
+            piece = f"<b>{piece}</b>"
+        elif span.style == "italic":
+            piece = f"<i>{piece}</i>"
+        if span.url:
+            piece = f'<a href="{html.escape(span.url)}">{piece}</a>'
+        parts.append(piece)
+    return "".join(parts) or "…"
+
+
+def keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
+    if not screen.buttons:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=b.label, url=b.url) if b.url else
+         InlineKeyboardButton(text=b.label, callback_data=b.action.encode() if b.action else "")
+         for b in row]
+        for row in screen.buttons
+    ])
+
+
+def _not_modified(error: TelegramBadRequest) -> bool:
+    return "message is not modified" in error.message
+
+
+class Renderer:
+    """Sends screens for one bot; remembers uploaded photos' file ids to send them again."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self._file_ids: dict[Path, str] = {}
+
+    def _photo(self, reference: str) -> str | FSInputFile | None:
+        resolved = resolve_image(reference)
+        if isinstance(resolved, Path):
+            return self._file_ids.get(resolved) or FSInputFile(resolved)
+        return resolved
+
+    def _remember(self, reference: str, sent: Message) -> None:
+        resolved = resolve_image(reference)
+        if isinstance(resolved, Path) and sent.photo:
+            self._file_ids[resolved] = sent.photo[-1].file_id
+
+    async def show(self, chat_id: int, screens: tuple[Screen, ...],
+                   pressed: Message | None = None) -> None:
+        """Show the screens in order; the first replaces `pressed` when it can."""
+        for index, screen in enumerate(screens):
+            if index == 0 and pressed is not None and not screen.new_message and (
+                    screen.invoice is None and await self._edit(pressed, screen)):
+                continue
+            await self.send(chat_id, screen)
+
+    async def send(self, chat_id: int, screen: Screen) -> None:
+        body = to_html(screen.text)
+        markup = keyboard(screen)
+        if screen.invoice is not None:
+            # An invoice's own keyboard must start with Telegram's Pay button, so the
+            # screen's buttons go with its text, just before the invoice.
+            if screen.text.plain.strip() or markup:
+                await self.bot.send_message(chat_id, body[:TEXT_MAX], reply_markup=markup)
+            await self._invoice(chat_id, screen)
+            return
+        photo = self._photo(screen.photo) if screen.photo else None
+        if photo is not None and screen.photo is not None:
+            if len(body) <= CAPTION_MAX:
+                sent = await self.bot.send_photo(chat_id, photo, caption=body,
+                                                 reply_markup=markup)
+                self._remember(screen.photo, sent)
+                return
+            sent = await self.bot.send_photo(chat_id, photo)
+            self._remember(screen.photo, sent)
+        await self.bot.send_message(chat_id, body[:TEXT_MAX], reply_markup=markup)
+
+    async def _edit(self, message: Message, screen: Screen) -> bool:
+        """Replace the message in place; False when Telegram cannot (then send anew)."""
+        body = to_html(screen.text)
+        markup = keyboard(screen)
+        photo = self._photo(screen.photo) if screen.photo else None
+        try:
+            if message.photo and photo is not None and len(body) <= CAPTION_MAX:
+                if self._same_photo(message, screen):
+                    await message.edit_caption(caption=body, reply_markup=markup)
+                else:
+                    edited = await message.edit_media(
+                        InputMediaPhoto(media=photo, caption=body), reply_markup=markup)
+                    if isinstance(edited, Message) and screen.photo:
+                        self._remember(screen.photo, edited)
+                return True
+            if not message.photo and photo is None and len(body) <= TEXT_MAX:
+                await message.edit_text(body, reply_markup=markup)
+                return True
+        except TelegramBadRequest as error:
+            if _not_modified(error):
+                return True
+            log.info("could not edit message %s: %s", message.message_id, error.message)
+            return False
+        # A text message cannot become a photo (or back): replace it.
+        try:
+            await message.delete()
+        except TelegramBadRequest as error:
+            log.info("could not delete message %s: %s", message.message_id, error.message)
+        return False
+
+    def _same_photo(self, message: Message, screen: Screen) -> bool:
+        resolved = resolve_image(screen.photo) if screen.photo else None
+        known = self._file_ids.get(resolved) if isinstance(resolved, Path) else None
+        return bool(message.photo) and known is not None and any(
+            size.file_id == known for size in message.photo or ())
+
+    async def _invoice(self, chat_id: int, screen: Screen) -> None:
+        invoice = screen.invoice
+        assert invoice is not None
+        await self.bot.send_invoice(
+            chat_id, title=invoice.title, description=invoice.description,
+            payload=invoice.payload, currency=invoice.currency,
+            prices=[LabeledPrice(label=p.label, amount=p.amount) for p in invoice.prices],
+            provider_token=invoice.provider_token or "",
+            need_shipping_address=invoice.need_shipping_address or None,
+            is_flexible=invoice.is_flexible or None,
+        )

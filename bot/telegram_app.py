@@ -1,0 +1,119 @@
+"""The customer bot on Telegram: bot and dispatcher built once, notifications from the
+shop's events, long polling until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import BotCommand
+
+from bot.flows.context import Conversation, Deps, ShopInfo
+from bot.flows.notifications import TOPICS, notification
+from bot.handlers.conversation import TELEGRAM, ConversationMiddleware
+from bot.handlers.customer import customer_router
+from bot.handlers.inline import inline_router
+from bot.handlers.payments import payments_router
+from bot.handlers.render import Renderer
+from bot.i18n import LANGUAGES, Translator, pick_language
+from shop.bootstrap import Shop
+from shop.events.relay import DeliveredEvent
+
+log = logging.getLogger(__name__)
+ALLOWED_UPDATES = ["message", "callback_query", "inline_query", "shipping_query",
+                   "pre_checkout_query"]
+COMMANDS = (("start", "Main menu"), ("cart", "Your cart"), ("orders", "Your orders"),
+            ("support", "Write to us"), ("language", "Change language"),
+            ("help", "How to shop here"), ("terms", "Terms of sale"),
+            ("contact", "Contact details"))
+
+
+def deps_for(shop: Shop) -> Deps:
+    settings = shop.settings
+    return Deps(shop, ShopInfo(settings.shop_name, settings.shop_terms, settings.shop_contact))
+
+
+def make_bot(token: str, api_base: str) -> Bot:
+    """A bot talking to `api_base` (Telegram, a self-hosted Bot API server, or a test fake)."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+class CustomerBot:
+    def __init__(self, shop: Shop, bot: Bot, storage: BaseStorage | None = None) -> None:
+        self.shop = shop
+        self.bot = bot
+        self.deps = deps_for(shop)
+        self.renderer = Renderer(bot)
+        self.dispatcher = Dispatcher(storage=storage or MemoryStorage())
+        middleware = ConversationMiddleware(self.deps)
+        for observer in (self.dispatcher.message, self.dispatcher.callback_query,
+                         self.dispatcher.pre_checkout_query, self.dispatcher.shipping_query):
+            observer.outer_middleware(middleware)
+        self.dispatcher.include_router(payments_router(self.renderer))
+        self.dispatcher.include_router(customer_router(self.renderer))
+        self.dispatcher.include_router(inline_router(self.deps))
+        shop.relay.subscribe("telegram_customer_notifications", self.notify, TOPICS)
+        shop.refunds.stars = self.refund_stars
+
+    async def refund_stars(self, user_id: int, charge_id: str) -> None:
+        await self.bot.refund_star_payment(user_id, charge_id)
+
+    async def notify(self, event: DeliveredEvent) -> None:
+        """Tell a Telegram customer about an event; other channels' customers are skipped."""
+        payload: Mapping[str, Any] = event.payload
+        customer_id = payload.get("customer_id")
+        if not isinstance(customer_id, int):
+            return
+        customer = await self.shop.customers.get(customer_id)
+        if customer.channel != "telegram":
+            return
+        convo = Conversation(customer.id, pick_language(customer.language), "telegram",
+                             capabilities=TELEGRAM)
+        screen = await notification(self.deps, convo, event.topic, payload)
+        if screen is None:
+            return
+        try:
+            await self.renderer.send(int(customer.external_id), screen)
+        except TelegramForbiddenError:
+            log.info("customer %s blocked the bot; notification %s not delivered",
+                     customer.id, event.id)
+        except TelegramBadRequest as error:
+            # A message Telegram will never accept: retrying would not help.
+            log.warning("notification %s to customer %s refused: %s", event.id, customer.id,
+                        error.message)
+
+    async def set_commands(self) -> None:
+        for language in LANGUAGES:
+            t = Translator(language)
+            commands = [BotCommand(command=name, description=t(text)) for name, text in COMMANDS]
+            await self.bot.set_my_commands(
+                commands, language_code=None if language == "en" else language)
+
+    async def run_polling(self, stop: asyncio.Event) -> None:
+        """Take updates by long polling until `stop` is set; events are delivered meanwhile."""
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.set_commands()
+        background = asyncio.create_task(self.shop.run_background(stop))
+        polling = asyncio.create_task(self.dispatcher.start_polling(
+            self.bot, handle_signals=False, allowed_updates=ALLOWED_UPDATES,
+            close_bot_session=False))
+        try:
+            await stop.wait()
+        finally:
+            try:
+                await self.dispatcher.stop_polling()
+            except RuntimeError:  # polling never started (stopped at once)
+                polling.cancel()
+            await asyncio.gather(polling, background, return_exceptions=True)
+            await self.bot.session.close()
