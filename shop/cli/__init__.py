@@ -7,6 +7,7 @@ import click
 from shop.cli.catalog import catalog
 from shop.cli.demo import demo
 from shop.cli.orders import orders
+from shop.cli.run import run
 from shop.cli.support import run_async, settings_from
 from shop.db.engine import create_engine
 from shop.db.migrate import upgrade
@@ -49,6 +50,7 @@ def db_upgrade(ctx: click.Context) -> None:
 cli.add_command(catalog)
 cli.add_command(demo)
 cli.add_command(orders)
+cli.add_command(run)
 
 
 def main() -> None:
