@@ -20,6 +20,7 @@ class Topic(StrEnum):
     PAYMENT_PROBLEM = "payment.problem"
     REFUND_ISSUED = "refund.issued"
     SUPPORT_MESSAGE = "support.message"
+    SUPPORT_REPLY = "support.reply"
 
 
 def publish(session: AsyncSession, topic: Topic, payload: dict[str, Any]) -> None:
