@@ -24,6 +24,7 @@ from shop.payments.refund_port import ProviderRefunds
 from shop.payments.service import PaymentConfig, PaymentService
 from shop.payments.stripe_checkout import StripeCheckout
 from shop.settings import Settings
+from shop.support.service import SupportService
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL_S = 30.0
@@ -40,6 +41,7 @@ class Shop:
     payments: PaymentService
     orders: OrderService
     returns: ReturnService
+    support: SupportService
     relay: Relay
     refunds: ProviderRefunds
     stripe: StripeCheckout | None
@@ -108,6 +110,7 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
                             currency=settings.shop_currency, notify=relay.wake, clock=clock),
         returns=ReturnService(sessions, payments, window_days=settings.return_window_days,
                               notify=relay.wake, clock=clock),
+        support=SupportService(sessions, notify=relay.wake, clock=clock),
         relay=relay, refunds=refunds, stripe=stripe,
     )
 
