@@ -148,3 +148,18 @@ async def test_expired_reservation_releases_stock(shop: Shop, clock: Clock) -> N
     assert view.status == OrderStatus.CANCELLED
     assert view.history[-1].kind == "expire" and view.history[-1].actor == "system:reservations"
     assert await stock(shop, "TEE-M") == 50
+
+
+async def test_new_order_after_cancel_or_another_shipping_method(shop: Shop) -> None:
+    ids = await seed_basics(shop)
+    alice, address = await customer(shop, "100")
+    first = await buy(shop, alice, address, ids["pickup"], {ids["TEE-M"]: 1})
+    await shop.orders.cancel(alice, first.id)
+    again = await shop.orders.checkout(CheckoutRequest(alice.customer_id, address,
+                                                       ids["pickup"]))
+    assert again.id != first.id and again.status == OrderStatus.AWAITING_PAYMENT
+    by_courier = await shop.orders.checkout(CheckoutRequest(alice.customer_id, address,
+                                                            ids["courier"]))
+    assert by_courier.id != again.id and by_courier.shipping_method == "Courier (1–2 days)"
+    assert (await shop.orders.order(alice, again.id)).status == OrderStatus.CANCELLED
+    assert await stock(shop, "TEE-M") == 49

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.auth import CustomerActor
 from shop.cart import promo
+from shop.cart.models import Cart
 from shop.cart.service import load_cart
 from shop.cart.types import CartView
 from shop.customers.service import address_for
@@ -31,8 +32,11 @@ class CheckoutRequest:
     language: str = "en"
 
 
-def checkout_key(cart: CartView) -> str:
-    return f"cart:{cart.cart_id}:{cart.version}"
+def checkout_key(cart: CartView, request: CheckoutRequest) -> str:
+    """One order per cart state, address and shipping method: a double tap finds the
+    order the first tap made; another address or method makes a new one."""
+    return (f"cart:{cart.cart_id}:{cart.version}:{request.address_id or 0}:"
+            f"{request.shipping_method_id or 0}")
 
 
 async def existing_order(session: AsyncSession, key: str) -> Order | None:
@@ -67,10 +71,17 @@ async def place_order(session: AsyncSession, request: CheckoutRequest, *, now: d
     cart = await load_cart(session, request.customer_id, now=now, currency=currency)
     if not cart.lines:
         raise CartEmpty("your cart is empty")
-    key = checkout_key(cart)
+    key = checkout_key(cart, request)
     found = await existing_order(session, key)
-    if found is not None:
+    if found is not None and (found.status != OrderStatus.CANCELLED or found.paid_at):
         return found, False
+    if found is not None:
+        # This cart state's order was cancelled or expired unpaid: checking out again
+        # means a new order, so the cart moves to a new state (and a new key).
+        await session.execute(update(Cart).where(Cart.id == cart.cart_id)
+                              .values(version=Cart.version + 1))
+        cart = await load_cart(session, request.customer_id, now=now, currency=currency)
+        key = checkout_key(cart, request)
     if await _cancel_superseded(session, cart, actor):
         # Their units are back in stock: look at the cart's availability again.
         cart = await load_cart(session, request.customer_id, now=now, currency=currency)

@@ -57,7 +57,7 @@ class OrderService:
 
                 cart = await load_cart(session, request.customer_id, now=self._clock(),
                                        currency=self._currency)
-                found = await existing_order(session, checkout_key(cart))
+                found = await existing_order(session, checkout_key(cart, request))
                 if found is None:
                     raise
                 return await order_view(session, found)

@@ -144,7 +144,7 @@ async def _reserve_again(session: AsyncSession, order: Order) -> bool:
 
 async def _clear_cart(session: AsyncSession, order: Order) -> None:
     """Empty the cart that made this order, unless the customer has changed it since."""
-    _, cart_id, version = order.checkout_key.split(":")
+    _, cart_id, version, *_ = order.checkout_key.split(":")
     cart = (await session.execute(
         update(Cart).where(Cart.id == int(cart_id), Cart.version == int(version))
         .values(version=Cart.version + 1, promo_code_id=None).returning(Cart.id))).first()
