@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean i18n
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -26,6 +26,19 @@ bench: $(STAMP)
 	$(BIN)/python bench/search.py --products 1000000 | tee bench/results/search-1m.txt
 	$(BIN)/python bench/checkout.py --backend sqlite | tee bench/results/checkout-sqlite.txt
 	$(BIN)/python bench/checkout.py --backend postgresql | tee bench/results/checkout-postgresql.txt
+
+# Extract the texts marked with t("...") and merge them into the French and Polish catalogs
+# (created when missing); then translate the new entries in bot/locales/*/LC_MESSAGES/messages.po.
+LANGUAGES := fr pl
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k t --no-default-keywords --sort-by-file \
+		--project chatshop -o bot/locales/messages.pot bot
+	for lang in $(LANGUAGES); do \
+		test -f bot/locales/$$lang/LC_MESSAGES/messages.po || \
+			$(BIN)/pybabel init -i bot/locales/messages.pot -d bot/locales -D messages -l $$lang; \
+	done
+	$(BIN)/pybabel update -i bot/locales/messages.pot -d bot/locales -D messages \
+		--no-fuzzy-matching --ignore-obsolete
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

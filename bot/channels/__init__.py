@@ -1,0 +1,1 @@
+"""Channels that render the flows' screens somewhere other than Telegram (the terminal for now)."""
