@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
+from shop.auth import CustomerActor
+from shop.orders.states import OrderStatus
 from tests.conftest import Database
+from tests.fakes.telegram_users import Reply, TelegramUser
+from tests.support.shop import MANAGER
 from tests.support.telegram import running_customer_bot
 
 ALICE = 2001
@@ -50,3 +54,85 @@ async def test_deep_link_commands_and_other_updates(database: Database) -> None:
         forged = await bob.press_data("x" * 64, expect=1)
         assert forged.answer is not None
         assert tg.commands("pl"), "commands registered in Polish"
+
+
+async def buy_in_telegram(user: TelegramUser, *, promo: str | None = None) -> Reply:
+    """Search with a typo → tee M/Black → cart (→ promo) → new address → courier → invoice."""
+    await user.send("clasic tee")
+    await user.press(re.compile("^Classic Organic Cotton Tee"))
+    await user.press("M")
+    await user.press("Black")
+    await user.press(re.compile("Add to cart|Ajouter|Dodaj"))
+    await user.press(re.compile("cart|panier|koszyk", re.IGNORECASE))
+    if promo:
+        await user.press(re.compile("Promo"))
+        await user.send(promo)
+    await user.press(re.compile("^✅"))
+    for line in ("Ada Lovelace", "12 Rue de Rivoli", "Paris", "75001", "FR"):
+        await user.send(line)
+    await user.press(re.compile("^Courier"))
+    return await user.press(re.compile("^💳"), expect=2)
+
+
+async def test_buy_with_a_telegram_invoice_and_get_a_receipt(database: Database) -> None:
+    async with running_customer_bot(database,
+                                    payment_provider_token="284685063:TEST:x") as (tg, shop):
+        alice = tg.user(ALICE, "Alice", language_code="en")
+        await alice.send("/start")
+        placed = await buy_in_telegram(alice, promo="WELCOME10")
+        invoice_message = next(m for m in placed.messages if m.invoice)
+        assert invoice_message.invoice["currency"] == "EUR"
+        result = await alice.pay_invoice(shipping_address={
+            "country_code": "FR", "state": "", "city": "Paris", "street_line1": "12 Rue de "
+            "Rivoli", "street_line2": "", "post_code": "75001"})
+        assert result.shipping_answer is not None and result.shipping_answer["ok"]
+        assert result.pre_checkout_answer is not None and result.pre_checkout_answer["ok"]
+        assert result.paid
+        assert "Thank you" in result.reply.text or "#1001" in result.reply.text
+        customer = await shop.customers.get_or_create("telegram", str(ALICE))
+        (order,) = await shop.orders.orders(CustomerActor(customer.id))
+        assert order.status == OrderStatus.PAID and order.total.minor == 2490 - 249 + 600
+
+        # Staff act; the customer hears about it in the chat.
+        await shop.orders.confirm(MANAGER, order.id)
+        await shop.orders.ship(MANAGER, order.id, carrier="DHL", tracking_number="JD014",
+                               tracking_url="https://dhl.example/t/JD014")
+        await tg.wait_for(lambda: any("JD014" in (m.body or "") for m in tg.chat(ALICE)),
+                          what="the shipping notification")
+        shipped = next(m for m in tg.chat(ALICE) if "JD014" in (m.body or ""))
+        assert shipped.keyboard[0][0].url == "https://dhl.example/t/JD014"
+
+
+async def test_two_customers_race_for_the_last_unit(database: Database) -> None:
+    async with running_customer_bot(database,
+                                    payment_provider_token="284685063:TEST:x") as (tg, shop):
+        last = await shop.catalog.variant(sku="TEE-CLS-BLK-M")
+        await shop.catalog.set_stock(last.id, 1, actor="test", reason="last one")
+        alice, bob = tg.user(ALICE, "Alice"), tg.user(ALICE + 5, "Bob")
+        for user in (alice, bob):
+            await user.send("/start p_classic-tee")
+            await user.press("M")
+            await user.press("Black")
+            await user.press("➕ Add to cart")
+        await buy_in_telegram_from_cart(alice)
+        # Alice's order holds the last unit now: Bob's cart says so and checkout refuses.
+        await bob.send("/cart")
+        assert "sold out" in bob.text()
+        late = await bob.press(re.compile("^✅"))
+        assert "sold out" in late.text
+        assert not await shop.orders.orders(CustomerActor(
+            (await shop.customers.get_or_create("telegram", str(ALICE + 5))).id))
+        result = await alice.pay_invoice(shipping_address={
+            "country_code": "FR", "state": "", "city": "Paris", "street_line1": "1 rue",
+            "street_line2": "", "post_code": "75001"})
+        assert result.paid
+        assert (await shop.catalog.variant(sku="TEE-CLS-BLK-M")).stock == 0
+
+
+async def buy_in_telegram_from_cart(user: TelegramUser) -> Reply:
+    await user.send("/cart")
+    await user.press(re.compile("^✅"))
+    for line in ("Ada Lovelace", "12 Rue de Rivoli", "Paris", "75001", "FR"):
+        await user.send(line)
+    await user.press(re.compile("^Courier"))
+    return await user.press(re.compile("^💳"), expect=2)

@@ -59,10 +59,14 @@ def card_invoice(order: PayableOrder, *, shop_name: str, payload: str, provider_
     offers the shipping chosen at checkout as its one option (see
     `PaymentService.shipping_options`), so the customer confirms where it goes.
     """
-    prices = [LabeledAmount(_cut(f"{line.title} × {line.quantity}", LABEL_MAX), line.amount)
-              for line in order.lines]
     if order.discount:
-        prices.append(LabeledAmount("Discount", -order.discount))
+        # Negative price components are not accepted by every payment provider, so a
+        # discounted order is one line for the goods after the discount.
+        prices = [LabeledAmount(_cut(f"Order #{order.number}, discount applied", LABEL_MAX),
+                                order.subtotal - order.discount)]
+    else:
+        prices = [LabeledAmount(_cut(f"{line.title} × {line.quantity}", LABEL_MAX),
+                                line.amount) for line in order.lines]
     # With the address asked in the payment sheet, Telegram adds the shipping option
     # the customer confirms there; it must not be in the prices twice.
     if order.shipping_total and not ask_shipping_in_sheet:
