@@ -32,10 +32,15 @@ from shop.events.relay import DeliveredEvent
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query", "inline_query", "shipping_query",
                    "pre_checkout_query"]
-COMMANDS = (("start", "Main menu"), ("cart", "Your cart"), ("orders", "Your orders"),
-            ("support", "Write to us"), ("language", "Change language"),
-            ("help", "How to shop here"), ("terms", "Terms of sale"),
-            ("contact", "Contact details"))
+
+
+def command_list(t: Translator) -> list[BotCommand]:
+    """The bot's menu of commands, described in one language."""
+    return [BotCommand(command=name, description=text) for name, text in (
+        ("start", t("Main menu")), ("cart", t("Your cart")), ("orders", t("Your orders")),
+        ("support", t("Write to us")), ("language", t("Change language")),
+        ("help", t("How to shop here")), ("terms", t("Terms of sale")),
+        ("contact", t("Contact details")))]
 
 
 def deps_for(shop: Shop) -> Deps:
@@ -95,10 +100,8 @@ class CustomerBot:
 
     async def set_commands(self) -> None:
         for language in LANGUAGES:
-            t = Translator(language)
-            commands = [BotCommand(command=name, description=t(text)) for name, text in COMMANDS]
-            await self.bot.set_my_commands(
-                commands, language_code=None if language == "en" else language)
+            await self.bot.set_my_commands(command_list(Translator(language)),
+                                           language_code=None if language == "en" else language)
 
     async def run_polling(self, stop: asyncio.Event) -> None:
         """Take updates by long polling until `stop` is set; events are delivered meanwhile."""
