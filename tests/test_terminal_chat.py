@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +27,7 @@ from shop.demo.loader import load_demo
 from shop.payments.base import ProviderName
 from shop.payments.telegram_invoice import LabeledAmount, TelegramInvoice
 from tests.conftest import Database
+from tests.fakes.telegram_server import FakeTelegram
 from tests.support.flows import deps_for
 from tests.support.shop import Clock, make_shop
 
@@ -309,7 +312,30 @@ def test_demo_chat_from_a_script_and_with_a_bot_token(tmp_path: Path) -> None:
     assert "[1] Żółta Chusta Scarf · €38.00" in chatted.stdout
     assert "Added to your cart: 1 × Żółta Chusta Scarf" in chatted.stdout
     assert chatted.stdout.rstrip().endswith("Bye! Your cart is kept for next time.")
-    with_bot = _demo(tmp_path, BOT_TOKEN="123456:TEST-token")
-    assert with_bot.returncode == 0, with_bot.stderr
-    assert "BOT_TOKEN is set: start the bots with `chatshop run`." in with_bot.stdout
-    assert "local chat" not in with_bot.stdout
+
+
+@pytest.mark.slow
+async def test_demo_with_a_bot_token_runs_the_bots_until_sigterm(tmp_path: Path) -> None:
+    token = "123456:TEST-token"
+    async with FakeTelegram() as tg:
+        tg.add_bot(token, "demo_shop_bot")
+        environment = {k: v for k, v in os.environ.items()
+                       if not k.startswith(("BOT_", "DATABASE_", "TELEGRAM_"))}
+        environment.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/shop.db",
+                           PYTHONPATH=str(ROOT), BOT_TOKEN=token,
+                           TELEGRAM_API_BASE=tg.base_url)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "shop.cli", "demo", cwd=tmp_path, env=environment,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            await tg.wait_for(lambda: tg.calls("getUpdates"), timeout=60,
+                              what="the demo's bot polling the fake Bot API")
+            alice = tg.user(7001, "Alice")
+            reply = await alice.send("/start", timeout=30)
+            assert "Hello, Alice!" in reply.text
+        finally:
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, stderr.decode()
+        assert "BOT_TOKEN is set: running the bots until Ctrl+C" in stdout.decode()
+        assert "local chat" not in stdout.decode()

@@ -39,8 +39,12 @@ def demo(ctx: click.Context, chat: bool | None) -> None:
         top = [c for c in await shop.catalog.categories() if c.depth == 0]
         click.echo("categories: " + ", ".join(f"{c.name} ({c.product_count})" for c in top))
         click.echo(f"search index: {count} products")
-        if has_bot:
-            click.echo("BOT_TOKEN is set: start the bots with `chatshop run`.")
+        if has_bot and not open_chat:
+            click.echo("BOT_TOKEN is set: running the bots until Ctrl+C")
+            from shop.cli.run import serve_until_signalled
+
+            await serve_until_signalled(shop)
+            return
         if not open_chat:
             if not has_bot and chat is None:
                 click.echo("input is not a terminal, so no local chat opened "

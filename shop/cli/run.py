@@ -36,6 +36,15 @@ async def serve(shop: Shop, stop: asyncio.Event) -> None:
             await runner.cleanup()
 
 
+async def serve_until_signalled(shop: Shop) -> None:
+    """Serve until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(shop, stop)
+
+
 @click.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
@@ -47,12 +56,5 @@ def run(ctx: click.Context) -> None:
         click.echo("BOT_TOKEN is not set: only events and reservations are processed "
                    "(try `chatshop demo` for a local chat)", err=True)
 
-    async def go(shop: Shop) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(shop, stop)
-
-    run_async(with_shop(settings, go, load_index=True))
+    run_async(with_shop(settings, serve_until_signalled, load_index=True))
     click.echo("stopped")
