@@ -24,6 +24,7 @@ from shop.payments.refund_port import ProviderRefunds
 from shop.payments.service import PaymentConfig, PaymentService
 from shop.payments.stripe_checkout import StripeCheckout
 from shop.settings import Settings
+from shop.staff.service import StaffService
 from shop.support.service import SupportService
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Shop:
     orders: OrderService
     returns: ReturnService
     support: SupportService
+    staff: StaffService
     relay: Relay
     refunds: ProviderRefunds
     stripe: StripeCheckout | None
@@ -111,6 +113,7 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
         returns=ReturnService(sessions, payments, window_days=settings.return_window_days,
                               notify=relay.wake, clock=clock),
         support=SupportService(sessions, notify=relay.wake, clock=clock),
+        staff=StaffService(sessions, settings.staff_ids),
         relay=relay, refunds=refunds, stripe=stripe,
     )
 

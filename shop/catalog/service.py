@@ -131,9 +131,10 @@ class CatalogService:
             await self._refresh_variant(variant_id)
         return change
 
-    async def set_low_stock_threshold(self, variant_id: int, threshold: int) -> None:
+    async def set_low_stock_threshold(self, variant_id: int, threshold: int, *,
+                                      actor: str | None = None) -> None:
         async with self._sessions.begin() as session:
-            await stock.set_low_stock_threshold(session, variant_id, threshold)
+            await stock.set_low_stock_threshold(session, variant_id, threshold, actor=actor)
 
     async def _refresh_variant(self, variant_id: int) -> None:
         variant = await self.variant(variant_id=variant_id)

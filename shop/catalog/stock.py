@@ -14,6 +14,7 @@ from shop.catalog.models import StockAdjustment, Variant
 from shop.catalog.types import StockChange
 from shop.errors import InvalidInput, NotFound, OutOfStock
 from shop.events.outbox import Topic, publish
+from shop.staff.audit import audit
 
 MAX_STOCK = 1_000_000_000
 
@@ -104,6 +105,8 @@ async def _record(
     reason: str,
 ) -> StockChange:
     crossed = crossed_low_threshold(after - delta, after, threshold)
+    audit(session, actor, "stock.change", f"variant:{variant_id}", {"stock": after - delta},
+          {"stock": after, "sku": sku, "reason": reason.strip()[:200]})
     if crossed:
         publish(session, Topic.STOCK_LOW, {"variant_id": variant_id, "sku": sku,
                                            "stock": after, "threshold": threshold})
@@ -120,12 +123,16 @@ async def _record(
     return StockChange(variant_id, sku, delta, after, threshold, crossed)
 
 
-async def set_low_stock_threshold(session: AsyncSession, variant_id: int, threshold: int) -> None:
+async def set_low_stock_threshold(session: AsyncSession, variant_id: int, threshold: int,
+                                  *, actor: str | None = None) -> None:
     if not 0 <= threshold <= MAX_STOCK:
         raise InvalidInput(f"a low-stock threshold must be 0 or more, not {threshold}")
-    result = await session.execute(
-        update(Variant).where(Variant.id == variant_id).values(low_stock_threshold=threshold)
-        .returning(Variant.id)
-    )
-    if result.one_or_none() is None:
+    before = (await session.execute(select(Variant.low_stock_threshold).where(
+        Variant.id == variant_id).with_for_update())).scalar_one_or_none()
+    if before is None:
         raise NotFound(f"variant {variant_id} does not exist")
+    await session.execute(
+        update(Variant).where(Variant.id == variant_id).values(low_stock_threshold=threshold))
+    if actor is not None:
+        audit(session, actor, "stock.threshold", f"variant:{variant_id}",
+              {"low_stock_threshold": before}, {"low_stock_threshold": threshold})

@@ -8,6 +8,7 @@ from shop.events import models as event_models
 from shop.orders import models as order_models
 from shop.payments import models as payment_models
 from shop.shipping import models as shipping_models
+from shop.staff import models as staff_models
 from shop.support import models as support_models
 
 metadata = Base.metadata
@@ -21,5 +22,6 @@ __all__ = [
     "order_models",
     "payment_models",
     "shipping_models",
+    "staff_models",
     "support_models",
 ]

@@ -15,6 +15,7 @@ from shop.events.outbox import Topic, publish
 from shop.orders import stock_moves
 from shop.orders.models import Order, OrderHistory
 from shop.orders.states import OrderAction, OrderStatus, next_status
+from shop.staff.audit import audit
 
 
 async def load_order(session: AsyncSession, order_id: int, *, actor: Actor | None = None,
@@ -48,6 +49,8 @@ def change_status(session: AsyncSession, order: Order, action: OrderAction, acto
     after = next_status(before, action)
     order.status = after
     record(session, order, str(action), actor, note, before, after)
+    audit(session, actor, f"order.{action}", f"order:{order.number}", {"status": before},
+          {"status": str(after), **({"note": note} if note else {})})
     publish(session, Topic.ORDER_STATUS_CHANGED, {
         "order_id": order.id, "number": order.number, "customer_id": order.customer_id,
         "from": before, "to": str(after), "action": str(action), "actor": actor.label,

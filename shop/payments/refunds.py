@@ -19,6 +19,7 @@ from shop.orders.models import Order
 from shop.orders.transitions import record
 from shop.payments.base import ProviderName, RefundPort, RefundRequest
 from shop.payments.models import Payment, Refund
+from shop.staff.audit import audit
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ async def reserve_refund(session: AsyncSession, order: Order, amount: int | None
         if wanted == 0:
             break
     await session.flush()
+    audit(session, actor, "order.refund", f"order:{order.number}", None,
+          {"amount": sum(r.amount for r in refunds), "currency": currency, "reason": reason})
     record(session, order, "refund_requested", actor,
            f"{to_major_str(sum(r.amount for r in refunds), currency)} {currency}: {reason}")
     return refunds

@@ -1,0 +1,1 @@
+"""Staff: who runs the shop with which role, and the audit log of what they did."""
