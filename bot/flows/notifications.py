@@ -47,7 +47,9 @@ async def notification(deps: Deps, convo: Conversation, topic: str,
         }.get(str(payload.get("to")))
         if text is None:
             return None
-        note = str(payload.get("note") or "")
+        # Staff write a note when they decide; on "refunded" the core's note is the amount.
+        note = str(payload.get("note") or "") if payload.get("to") in ("approved",
+                                                                        "rejected") else ""
         parts: list[Text | str] = [text]
         if note:
             parts.append(t("Note from the shop: {note}", note=note))
