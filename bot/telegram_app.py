@@ -25,6 +25,7 @@ from bot.handlers.customer import customer_router
 from bot.handlers.inline import inline_router
 from bot.handlers.payments import payments_router
 from bot.handlers.render import Renderer
+from bot.handlers.retry import RetryMiddleware
 from bot.i18n import LANGUAGES, Translator, pick_language
 from shop.bootstrap import Shop
 from shop.events.relay import DeliveredEvent
@@ -51,6 +52,7 @@ def deps_for(shop: Shop) -> Deps:
 def make_bot(token: str, api_base: str) -> Bot:
     """A bot talking to `api_base` (Telegram, a self-hosted Bot API server, or a test fake)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    session.middleware(RetryMiddleware())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

@@ -47,6 +47,7 @@ class Shop:
     relay: Relay
     refunds: ProviderRefunds
     stripe: StripeCheckout | None
+    clock: Callable[[], datetime] = utcnow
 
     async def run_background(self, stop: asyncio.Event) -> None:
         """Deliver events and release expired reservations until `stop` is set."""
@@ -114,7 +115,7 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
                               notify=relay.wake, clock=clock),
         support=SupportService(sessions, notify=relay.wake, clock=clock),
         staff=StaffService(sessions, settings.staff_ids),
-        relay=relay, refunds=refunds, stripe=stripe,
+        relay=relay, refunds=refunds, stripe=stripe, clock=clock,
     )
 
 

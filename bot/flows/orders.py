@@ -118,7 +118,7 @@ def returnable(deps: Deps, order: OrderView) -> bool:
     delivered = order.delivered_at
     if delivered.tzinfo is None:
         delivered = delivered.replace(tzinfo=UTC)
-    return datetime.now(UTC) <= delivered + window
+    return deps.shop.clock() <= delivered + window
 
 
 async def order_returns(deps: Deps, convo: Conversation, order_id: int) -> list[ReturnView]:
