@@ -24,6 +24,7 @@ from shop.payments.refund_port import ProviderRefunds
 from shop.payments.service import PaymentConfig, PaymentService
 from shop.payments.stripe_checkout import StripeCheckout
 from shop.settings import Settings
+from shop.shipping.service import ShippingService
 from shop.staff.service import StaffService
 from shop.support.service import SupportService
 
@@ -39,6 +40,7 @@ class Shop:
     catalog: CatalogService
     customers: CustomerService
     carts: CartService
+    shipping: ShippingService
     payments: PaymentService
     orders: OrderService
     returns: ReturnService
@@ -108,6 +110,7 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
         catalog=CatalogService(sessions),
         customers=CustomerService(sessions),
         carts=CartService(sessions, currency=settings.shop_currency, clock=clock),
+        shipping=ShippingService(sessions),
         payments=payments,
         orders=OrderService(sessions, payments, reservation_minutes=settings.reservation_minutes,
                             currency=settings.shop_currency, notify=relay.wake, clock=clock),

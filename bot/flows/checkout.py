@@ -23,7 +23,6 @@ from shop.customers.types import AddressInfo, AddressInput
 from shop.errors import CartEmpty, InvalidInput, OutOfStock, ShippingUnavailable
 from shop.orders.checkout import CheckoutRequest
 from shop.orders.states import OrderStatus
-from shop.shipping.rates import shipping_quotes
 from shop.shipping.types import ShippingQuote
 
 A = Action.make
@@ -219,9 +218,8 @@ async def saved_address(deps: Deps, convo: Conversation, action: Action) -> Repl
 
 
 async def _quotes(deps: Deps, cart: CartView, country: str) -> list[ShippingQuote]:
-    async with deps.shop.sessions() as session:
-        return await shipping_quotes(session, country=country, weight_grams=cart.weight_grams,
-                                     goods_total=cart.total)
+    return await deps.shop.shipping.quotes(country=country, weight_grams=cart.weight_grams,
+                                           goods_total=cart.total)
 
 
 def _price(convo: Conversation, quote: ShippingQuote) -> str:
