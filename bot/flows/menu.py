@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.flows.actions import Action
+from bot.flows.catalog import product_by_handle
 from bot.flows.context import Conversation, Deps
 from bot.flows.router import menu_button, on_action, on_command
 from bot.flows.screens import Button, Reply, Screen, Text, bold, rows
@@ -28,8 +29,6 @@ def main_menu(deps: Deps, convo: Conversation, greeting: Text | None = None) -> 
 async def start(deps: Deps, convo: Conversation, arg: str) -> Reply:
     """/start, or a deep link: /start p_<handle> opens that product."""
     if arg.startswith("p_") and len(arg) > 2:
-        from bot.flows.catalog import product_by_handle
-
         return await product_by_handle(deps, convo, arg[2:])
     t = convo.t
     hello = t("Hello, {name}!", name=convo.name) if convo.name else t("Hello!")

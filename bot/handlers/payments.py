@@ -15,6 +15,7 @@ from aiogram.types import (
     ShippingQuery,
 )
 
+from bot.flows.checkout import receipt_screen
 from bot.flows.context import Conversation, Deps
 from bot.flows.screens import Screen, Text
 from bot.handlers.render import Renderer
@@ -80,8 +81,6 @@ def payments_router(renderer: Renderer) -> Router:
         if result.outcome == Outcome.DUPLICATE:
             return  # Telegram sent this payment before; the receipt already went out.
         if result.outcome == Outcome.PAID and result.order_id is not None:
-            from bot.flows.checkout import receipt_screen
-
             order = await deps.shop.orders.order(convo.actor, result.order_id)
             await renderer.send(message.chat.id, receipt_screen(convo, order))
             return
