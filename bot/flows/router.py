@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from bot.flows.actions import Action
 from bot.flows.context import Conversation, Deps
@@ -28,41 +29,37 @@ LOCATION_STEPS: dict[str, LocationHandler] = {}
 MAX_TEXT = 4000
 
 
-def on_action(name: str) -> Callable[[ActionHandler], ActionHandler]:
-    def register(handler: ActionHandler) -> ActionHandler:
-        assert name not in ACTIONS, f"action {name} registered twice"
-        ACTIONS[name] = handler
+H = TypeVar("H")
+
+
+def _registrar(table: dict[str, H], *names: str) -> Callable[[H], H]:
+    """A decorator putting a handler in `table` under each name, once."""
+    def register(handler: H) -> H:
+        for name in names:
+            assert name not in table, f"{name} registered twice"
+            table[name] = handler
         return handler
     return register
+
+
+def on_action(name: str) -> Callable[[ActionHandler], ActionHandler]:
+    return _registrar(ACTIONS, name)
 
 
 def on_command(*names: str) -> Callable[[TextHandler], TextHandler]:
-    def register(handler: TextHandler) -> TextHandler:
-        for name in names:
-            COMMANDS[name] = handler
-        return handler
-    return register
+    return _registrar(COMMANDS, *names)
 
 
 def on_step(name: str) -> Callable[[TextHandler], TextHandler]:
-    def register(handler: TextHandler) -> TextHandler:
-        STEPS[name] = handler
-        return handler
-    return register
+    return _registrar(STEPS, name)
 
 
 def on_photo_step(name: str) -> Callable[[PhotoHandler], PhotoHandler]:
-    def register(handler: PhotoHandler) -> PhotoHandler:
-        PHOTO_STEPS[name] = handler
-        return handler
-    return register
+    return _registrar(PHOTO_STEPS, name)
 
 
 def on_location_step(name: str) -> Callable[[LocationHandler], LocationHandler]:
-    def register(handler: LocationHandler) -> LocationHandler:
-        LOCATION_STEPS[name] = handler
-        return handler
-    return register
+    return _registrar(LOCATION_STEPS, name)
 
 
 def menu_button(convo: Conversation) -> Button:
