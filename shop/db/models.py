@@ -7,6 +7,7 @@ from shop.db.base import Base
 from shop.events import models as event_models
 from shop.orders import models as order_models
 from shop.payments import models as payment_models
+from shop.reports import models as report_models
 from shop.shipping import models as shipping_models
 from shop.staff import models as staff_models
 from shop.support import models as support_models
@@ -21,6 +22,7 @@ __all__ = [
     "metadata",
     "order_models",
     "payment_models",
+    "report_models",
     "shipping_models",
     "staff_models",
     "support_models",
