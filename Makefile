@@ -26,13 +26,14 @@ bench: $(STAMP)
 	$(BIN)/python bench/search.py --products 1000000 | tee bench/results/search-1m.txt
 	$(BIN)/python bench/checkout.py --backend sqlite | tee bench/results/checkout-sqlite.txt
 	$(BIN)/python bench/checkout.py --backend postgresql | tee bench/results/checkout-postgresql.txt
+	$(BIN)/python bench/broadcast.py --messages 3000 | tee bench/results/broadcast.txt
 
 # Extract the texts marked with t("...") and merge them into the French and Polish catalogs
 # (created when missing); then translate the new entries in bot/locales/*/LC_MESSAGES/messages.po.
 LANGUAGES := fr pl
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k t --no-default-keywords --sort-by-file \
-		--project chatshop -o bot/locales/messages.pot bot
+		--project chatshop -o bot/locales/messages.pot bot admin_bot
 	for lang in $(LANGUAGES); do \
 		test -f bot/locales/$$lang/LC_MESSAGES/messages.po || \
 			$(BIN)/pybabel init -i bot/locales/messages.pot -d bot/locales -D messages -l $$lang; \

@@ -27,6 +27,7 @@ from bot.handlers.payments import payments_router
 from bot.handlers.render import Renderer
 from bot.handlers.retry import RetryMiddleware
 from bot.i18n import LANGUAGES, Translator, pick_language
+from bot.telegram_limits import SendLimiter
 from shop.bootstrap import Shop
 from shop.events.relay import DeliveredEvent
 
@@ -49,10 +50,13 @@ def deps_for(shop: Shop) -> Deps:
     return Deps(shop, ShopInfo(settings.shop_name, settings.shop_terms, settings.shop_contact))
 
 
-def make_bot(token: str, api_base: str) -> Bot:
-    """A bot talking to `api_base` (Telegram, a self-hosted Bot API server, or a test fake)."""
+def make_bot(token: str, api_base: str, limiter: SendLimiter | None = None) -> Bot:
+    """A bot talking to `api_base` (Telegram, a self-hosted Bot API server, or a test fake),
+    its messages kept within Telegram's limits by `limiter` (default: this process only;
+    `SendLimiter.shared(redis_url)` for several workers)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
-    session.middleware(RetryMiddleware())
+    session.middleware(RetryMiddleware())  # outermost: each retry passes the limiter again
+    session.middleware(limiter or SendLimiter.in_process())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

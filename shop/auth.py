@@ -68,4 +68,5 @@ def require(actor: Actor, permission: Permission) -> None:
     if isinstance(actor, StaffActor) and permission in ROLE_PERMISSIONS[actor.role]:
         return
     who = "customers" if isinstance(actor, CustomerActor) else f"the {actor.role} role"
-    raise NotAllowed(f"{who} may not do this ({permission} permission needed)")
+    raise NotAllowed(f"{who} may not do this ({permission} permission needed)",
+                     reason="permission", permission=str(permission))

@@ -23,6 +23,7 @@ from shop.orders.service import OrderService
 from shop.payments.refund_port import ProviderRefunds
 from shop.payments.service import PaymentConfig, PaymentService
 from shop.payments.stripe_checkout import StripeCheckout
+from shop.reports.service import ReportService
 from shop.settings import Settings
 from shop.shipping.service import ShippingService
 from shop.staff.service import StaffService
@@ -49,6 +50,7 @@ class Shop:
     relay: Relay
     refunds: ProviderRefunds
     stripe: StripeCheckout | None
+    reports: ReportService
     clock: Callable[[], datetime] = utcnow
 
     async def run_background(self, stop: asyncio.Event) -> None:
@@ -118,6 +120,8 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
                               notify=relay.wake, clock=clock),
         support=SupportService(sessions, notify=relay.wake, clock=clock),
         staff=StaffService(sessions, settings.staff_ids),
+        reports=ReportService(sessions, timezone=settings.shop_timezone,
+                              currency=settings.shop_currency, clock=clock),
         relay=relay, refunds=refunds, stripe=stripe, clock=clock,
     )
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from shop.errors import InvalidMoney
+from shop.errors import InputReason, InvalidMoney
 
 # Active ISO 4217 codes with two decimal places unless listed below. XTR is
 # Telegram Stars (whole units).
@@ -38,14 +38,16 @@ def is_known_currency(code: str) -> bool:
 def exponent(currency: str) -> int:
     """Digits after the decimal point for a currency (2 for EUR, 0 for JPY, 3 for KWD)."""
     if currency not in _ISO_CODES:
-        raise InvalidMoney(f"unknown currency {currency!r}")
+        raise InvalidMoney(f"unknown currency {currency!r}", field="currency",
+                           reason=InputReason.FORMAT, value=currency)
     return _EXPONENTS.get(currency, 2)
 
 
 def parse_currency(raw: str) -> str:
     code = raw.strip().upper()
     if not is_known_currency(code):
-        raise InvalidMoney(f"unknown currency {raw!r} (expected an ISO 4217 code such as EUR)")
+        raise InvalidMoney(f"unknown currency {raw!r} (expected an ISO 4217 code such as EUR)",
+                           field="currency", reason=InputReason.FORMAT, value=raw)
     return code
 
 
@@ -59,17 +61,20 @@ def to_minor(amount: str, currency: str) -> int:
     if not _DECIMAL.match(text):
         raise InvalidMoney(
             f"price {amount!r} is not a plain decimal number such as 19.99 "
-            "(no currency sign, no comma)"
+            "(no currency sign, no comma)", field="price", reason=InputReason.FORMAT,
+            value=amount
         )
     digits = exponent(currency)
     try:
         value = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the regex already vetted it
-        raise InvalidMoney(f"price {amount!r} is not a number") from None
+        raise InvalidMoney(f"price {amount!r} is not a number", field="price",
+                           reason=InputReason.FORMAT, value=amount) from None
     minor = value.scaleb(digits)
     if minor != minor.to_integral_value():
         raise InvalidMoney(
-            f"price {amount!r} has more than {digits} decimal places for {currency}"
+            f"price {amount!r} has more than {digits} decimal places for {currency}",
+            field="price", reason=InputReason.FORMAT, value=amount
         )
     return int(minor)
 

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_api_base: str | None = None
     whatsapp_catalog_id: str | None = None
+    # Beyond DESIGN.md's table: the approved utility template for order updates outside the
+    # 24-hour window, and our language → the template's language code (`en:en_US,fr:fr`).
+    whatsapp_template_order_update: str = "order_update"
+    whatsapp_template_languages: str = "en:en_US,fr:fr,pl:pl"
     shop_name: str = "Chatshop"
     # Legal details the bot shows on /contact and /terms (beyond DESIGN.md's table).
     shop_contact: str = ""
@@ -138,6 +142,16 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/") if value else None
+
+    @field_validator("whatsapp_template_languages")
+    @classmethod
+    def _template_languages(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            ours, _, theirs = item.partition(":")
+            if item and not (ours.isalpha() and 2 <= len(ours) <= 3 and theirs
+                             and theirs.replace("_", "").isalpha()):
+                raise ValueError(f"{item!r} is not ours:theirs, e.g. en:en_US,fr:fr,pl:pl")
+        return value
 
     @field_validator("shop_currency")
     @classmethod

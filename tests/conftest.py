@@ -12,11 +12,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shop.db.engine import create_engine, session_factory
 from shop.db.migrate import upgrade
 from tests.support.postgres import PostgresServer, PostgresUnavailable
+from tests.support.redis import RedisServer, RedisUnavailable
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEMPLATE_DB = "chatshop_template"
@@ -118,3 +120,36 @@ async def database(database_url: str) -> AsyncIterator[Database]:
         yield Database(backend, database_url, engine, session_factory(engine))
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer | None]:
+    """A throwaway redis-server for the session (None, and tests skip, when there is none)."""
+    try:
+        server = RedisServer.start()
+    except RedisUnavailable as error:
+        if IN_CI:
+            pytest.fail(f"redis-server is required under CI=true: {error}")
+        print(f"\n*** Redis tests will be SKIPPED: {error} ***")
+        yield None
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer | None) -> str:
+    """The URL of an empty Redis database; synchronous so the server starts outside the loop."""
+    if redis_server is None:
+        pytest.skip("redis-server unavailable (see the session's first lines)")
+    if redis_server.process is None or redis_server.process.poll() is not None:
+        redis_server.restart()  # an earlier test's restart() failed or the server died
+    url = redis_server.url()
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bot.flows.actions import Action, decode
+from bot.flows.context import Capabilities
 from shop.bootstrap import Shop
 from shop.demo.loader import load_demo
 from tests.conftest import Database
@@ -118,3 +119,40 @@ async def test_stale_and_forged_buttons(chat: Chat) -> None:
     assert decode("prod:1:2") == Action("prod", (1, 2))
     with pytest.raises(ValueError):
         Action.make("prod", "x" * 70).encode()
+
+
+async def test_category_page_has_a_photo_and_a_photo_view(chat: Chat) -> None:
+    chat.convo.capabilities = Capabilities(edits_in_place=True)  # as Telegram
+    await chat.send("/start")
+    await chat.press("🛍 Catalog")
+    page = await chat.press("Clothing (10)")
+    assert page.photo is not None and page.photo.startswith("demo:")
+    assert "Pictured: " in page.text.plain
+    photos = chat.button("🖼 Photos")
+    assert photos.action is not None
+    category_id = photos.action.int(0)
+    walk = await chat.press("🖼 Photos")
+    assert "Clothing · 1/10" in walk.text.plain and walk.photo == page.photo
+    assert walk.labels()[0] == "Open" and "›" in walk.labels() and "‹" not in walk.labels()
+    seen = {walk.photo}
+    for n in range(2, 11):
+        walk = await chat.press("›")
+        assert f"Clothing · {n}/10" in walk.text.plain
+        seen.add(walk.photo)
+    assert "›" not in walk.labels() and len(seen) == 10, "each product's own photo"
+    assert "page 2 of 2" in (await chat.press("« List")).text.plain
+    card = await chat.press_action(Action.make("catg", category_id, 10))
+    opened = await chat.press("Open")
+    assert opened.photo == card.photo and "🛒 Cart" in opened.labels()
+    past_the_end = await chat.press_action(Action.make("catg", category_id, 99))
+    assert "Clothing · 10/10" in past_the_end.text.plain  # fewer products now: the last one
+    # A channel that sends every page anew gets the list without a photo (no new image per
+    # page), and the photo view on request; one that cannot show photos with buttons, neither.
+    chat.convo.capabilities = Capabilities()
+    await chat.press_action(Action.make("cats"))
+    clothing = await chat.press("Clothing (10)")
+    assert clothing.photo is None and "Pictured" not in clothing.text.plain
+    assert "🖼 Photos" in clothing.labels()
+    chat.convo.capabilities = Capabilities(inline_photos=False)
+    clothing = await chat.press_action(Action.make("cat", category_id, 1))
+    assert clothing.photo is None and "🖼 Photos" not in clothing.labels()

@@ -11,6 +11,7 @@ import pytest
 from bot.flows.actions import Action
 from bot.flows.context import Capabilities
 from bot.flows.inputs import Location
+from bot.flows.payment import receipt_screen
 from shop.auth import CustomerActor
 from shop.bootstrap import Shop
 from shop.customers.types import AddressInput
@@ -64,10 +65,11 @@ async def test_full_journey_with_typed_address(shop: Shop) -> None:
     await chat.send("WELCOME10")
     before = await stock(shop, TEE)
 
-    # No saved address: straight to the first step; Cancel goes back to the cart.
+    # No saved address: straight to the first step (or pickup); Cancel goes back to the cart.
     name_step = await chat.press("✅ Checkout")
     assert "New address · step 1 of 5" in name_step.text.plain
-    assert name_step.labels() == ["« Back", "Cancel"]
+    assert "Or collect the order yourself: no address needed." in name_step.text.plain
+    assert name_step.labels() == ["🏬 Pickup at the shop — free", "« Back", "Cancel"]
     await chat.send("Ada Lovelace")
     await chat.send("12 Rue de Rivoli")
     cancelled = await chat.press("Cancel")
@@ -95,8 +97,9 @@ async def test_full_journey_with_typed_address(shop: Shop) -> None:
     assert "step 5 of 5" in wrong.text.plain and "not a country code" in wrong.text.plain
     methods = await chat.send("France")
     assert "Ada King Lovelace, 12 Rue de Rivoli, 75001 Paris, FR" in methods.text.plain
-    assert "Pickup at the shop — free" in methods.labels()
-    assert "Courier (1–2 days) — €6.00" in methods.labels()
+    # Delivery to an address: pickup (offered before the address) is not among them.
+    assert methods.labels() == ["Courier (1–2 days) — €6.00", "Post (3–5 days) — €3.00",
+                                "« Other address", "Cancel"]
 
     summary = await chat.press("Courier (1–2 days) — €6.00")
     text = summary.text.plain
@@ -152,16 +155,17 @@ async def test_saved_address_and_refusals(shop: Shop) -> None:
     assert "Where should we deliver?" in choose.text.plain
     assert choose.labels()[0].startswith("📍 Bob Martin, 3 Place Bellecour")
     assert "➕ New address" in choose.labels()
+    assert "🏬 Pickup at the shop — free" in choose.labels()
     await chat.press(re.compile("^📍 Bob Martin"))
-    summary = await chat.press(re.compile("^Pickup at the shop"))
-    assert "Shipping (Pickup at the shop): free" in summary.text.plain
+    summary = await chat.press(re.compile("^Courier"))
+    assert "Shipping (Courier (1–2 days)): €6.00" in summary.text.plain
     old_pay = chat.button(re.compile("^💳 Pay"))
     await shop.carts.set_quantity(chat.convo.customer_id, tee.id, 1)
     changed = await chat.press_action(old_pay.action)
     assert "Your cart changed since this summary." in changed.text.plain
     assert await orders_of(shop, chat) == []
-    summary = await chat.press_action(Action.make("coship", old_pay.action.int(1)
-                                                  if old_pay.action else 0))
+    await chat.press_action(Action.make("coaddr", address_id))
+    await chat.press(re.compile("^Courier"))
     back = await chat.press("« Back")
     assert "Choose a shipping method:" in back.text.plain
     # Someone else's address (or a forged id) is refused by the core.
@@ -260,8 +264,11 @@ async def test_new_choices_after_cancel_or_change_make_a_new_order(shop: Shop) -
 
     async def checkout(method: str) -> None:
         await chat.press_action(Action.make("co"))
-        await chat.press_action(Action.make("coaddr", address_id))
-        await chat.press(re.compile(f"^{method}"))
+        if method == "Pickup":
+            await chat.press(re.compile("^🏬 Pickup"))
+        else:
+            await chat.press_action(Action.make("coaddr", address_id))
+            await chat.press(re.compile(f"^{method}"))
         assert "is placed" in (await chat.press(re.compile("^💳 Pay"))).text.plain
 
     await checkout("Courier")
@@ -298,3 +305,99 @@ async def test_stripe_link_when_no_invoices(database: Database) -> None:
             assert "is placed" in payment.text.plain and "📦 Order status" in payment.labels()
         finally:
             await shop.stripe.aclose()
+
+
+async def test_pickup_skips_the_address(database: Database) -> None:
+    shop = await demo_shop(database, payment_provider_token="284685063:TEST:abc")
+    chat = await Chat.open(shop, "211")
+    address_id = await with_address(shop, chat)
+    tee = await shop.catalog.variant(sku=TEE)
+    await shop.carts.add(chat.convo.customer_id, tee.id, 1)
+    choose = await chat.press_action(Action.make("co"))
+    assert "Or collect the order yourself: no address needed." in choose.text.plain
+    summary = await chat.press("🏬 Pickup at the shop — free")
+    text = summary.text.plain
+    assert "Shipping (Pickup at the shop): free" in text and "Total: €24.90" in text
+    assert "Pickup: Pickup at the shop" in text and "Deliver to" not in text
+    assert summary.labels() == ["💳 Pay €24.90", "« Back", "Cancel"]
+    back = await chat.press("« Back")
+    assert "Where should we deliver?" in back.text.plain
+    await chat.press("🏬 Pickup at the shop — free")
+    chat.convo.capabilities = Capabilities(invoices=True)
+    placed = await chat.press("💳 Pay €24.90")
+    assert placed.invoice is not None and placed.invoice.currency == "EUR"
+    assert not placed.invoice.need_shipping_address and not placed.invoice.is_flexible
+    [listed] = await orders_of(shop, chat)
+    order = await shop.orders.order(chat.convo.actor, listed.id)
+    assert order.pickup and order.address is None
+    assert order.shipping_method == "Pickup at the shop"
+    # Choosing an address afterwards is a delivery: pickup is not offered there.
+    methods = await chat.press_action(Action.make("coaddr", address_id))
+    assert not any("Pickup" in label for label in methods.labels())
+
+
+async def test_pickup_receipt_and_order_detail(shop: Shop) -> None:
+    chat = await Chat.open(shop, "212")
+    tee = await shop.catalog.variant(sku=TEE)
+    await shop.carts.add(chat.convo.customer_id, tee.id, 1)
+    first = await chat.press_action(Action.make("co"))  # no saved address: step 1 …
+    assert "step 1 of 5" in first.text.plain
+    await chat.press("🏬 Pickup at the shop — free")  # … or pickup, with no address at all
+    await chat.press(re.compile("^💳 Pay"))
+    receipt = await chat.press(re.compile(r"\(test\)$"))
+    text = receipt.text.plain
+    assert "Pickup: Pickup at the shop" in text and "ready to collect" in text
+    assert "Next: we prepare your order and tell you here when you can collect it." in text
+    assert "Total paid: €24.90" in text
+    assert await shop.customers.addresses(chat.convo.customer_id) == []
+    [order] = await orders_of(shop, chat)
+    detail = await chat.press_action(Action.make("order", order.id))
+    assert "Pickup: Pickup at the shop" in detail.text.plain
+    assert "Paid: €24.90" in detail.text.plain
+
+
+async def test_an_older_pay_button_does_not_pay_for_another_method(shop: Shop) -> None:
+    chat = await Chat.open(shop, "213")
+    address_id = await with_address(shop, chat)
+    tee = await shop.catalog.variant(sku=TEE)
+    await shop.carts.add(chat.convo.customer_id, tee.id, 1)
+    await chat.press_action(Action.make("coaddr", address_id))
+    await chat.press(re.compile("^Courier"))
+    courier_pay = chat.button(re.compile("^💳 Pay"))
+    await chat.press("« Back")
+    await chat.press(re.compile("^Post"))
+    stale = await chat.press_action(courier_pay.action)
+    assert "This button is out of date" in stale.text.plain
+    assert "Shipping (Post (3–5 days)): €3.00" in stale.text.plain
+    assert stale.toast and "out of date" in stale.toast
+    assert await orders_of(shop, chat) == []
+    placed = await chat.press("💳 Pay €27.90")
+    assert "is placed" in placed.text.plain
+    [order] = await orders_of(shop, chat)
+    assert (await shop.orders.order(chat.convo.actor, order.id)).shipping_method == (
+        "Post (3–5 days)")
+
+
+async def test_stars_receipt_and_order_show_the_stars_paid(shop: Shop) -> None:
+    chat = await Chat.open(shop, "214")
+    chat.convo.capabilities = Capabilities(invoices=True)
+    await chat.send("/start p_les-miserables-ebook")
+    await chat.press("➕ Add to cart")
+    await chat.press_action(Action.make("co"))
+    placed = await chat.press(re.compile("^💳 Pay"))
+    invoice = placed.invoice
+    assert invoice is not None and invoice.currency == "XTR"
+    await shop.payments.telegram_payment(
+        payload=invoice.payload, currency="XTR", total_amount=invoice.total,
+        telegram_payment_charge_id="stars-214", provider_payment_charge_id=None)
+    [listed] = await orders_of(shop, chat)
+    order = await shop.orders.order(chat.convo.actor, listed.id)
+    assert order.paid == order.total and order.paid_stars == invoice.total
+    stars = f"{invoice.total} ⭐"
+    receipt = receipt_screen(chat.convo, order).text.plain
+    assert f"Paid: {stars}" in receipt and "Total: €2.99" in receipt
+    assert "€0.00" not in receipt
+    detail = await chat.press_action(Action.make("order", order.id))
+    assert f"Paid: {stars}" in detail.text.plain and "€0.00" not in detail.text.plain
+    chat.convo.language = "fr"
+    assert f"Payé : {stars}" in receipt_screen(chat.convo, order).text.plain

@@ -1,5 +1,6 @@
-"""Translation catalogs: every text of the bot is translated into French and Polish, with the
-same placeholders; the catalog template matches the code; prices and languages per locale.
+"""Translation catalogs: every text of the customer bot (bot/) and the staff bot (admin_bot/)
+is translated into French and Polish, with the same placeholders; the catalog template matches
+the code; prices and languages per locale.
 
 When this fails after adding a text: run `make i18n` and translate the new entries in
 bot/locales/fr/LC_MESSAGES/messages.po and bot/locales/pl/LC_MESSAGES/messages.po.
@@ -42,13 +43,19 @@ def test_languages_are_english_french_polish() -> None:
     assert TRANSLATED == ["fr", "pl"]
 
 
+SOURCES = ("bot", "admin_bot")   # the customer bot and the staff bot share the catalogs
+
+
 def test_template_lists_every_text_in_the_code() -> None:
-    """Texts marked with t("...") in bot/ are exactly those of messages.pot."""
+    """Texts marked with t("...") in bot/ and admin_bot/ are exactly those of messages.pot."""
     method_map = [("**.py", "python")]
-    in_code = {message for _, _, message, _, _ in extract_from_dir(
-        str(ROOT / "bot"), method_map, keywords={"t": None}) if isinstance(message, str)}
+    in_code: set[str] = set()
+    for source in SOURCES:
+        found = {message for _, _, message, _, _ in extract_from_dir(
+            str(ROOT / source), method_map, keywords={"t": None}) if isinstance(message, str)}
+        assert found, f"no texts found in {source}/: is the extraction broken?"
+        in_code |= found
     in_template = _ids(_read(TEMPLATE))
-    assert in_code, "no texts found in bot/: is the extraction broken?"
     assert sorted(in_code - in_template) == [], f"texts missing from messages.pot: {HOW_TO_FIX}"
     assert sorted(in_template - in_code) == [], f"messages.pot has stale texts: {HOW_TO_FIX}"
 

@@ -2,6 +2,7 @@
 
 from bot.flows import cart, catalog, menu, search
 from bot.flows import checkout as checkout
+from bot.flows import checkout_summary as checkout_summary
 from bot.flows import orders as orders
 from bot.flows import payment as payment
 from bot.flows import returns as returns

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.flows.actions import Action
 from bot.flows.context import Conversation, Deps
+from bot.flows.error_texts import error_text
 from bot.flows.router import menu_button, on_action, on_command, on_step
 from bot.flows.screens import Button, Reply, Row, Screen, Text, bold, italic, rows
 from shop.cart.types import CartView
@@ -43,9 +44,10 @@ def cart_screen(convo: Conversation, cart: CartView, note: str | None = None,
             lines.append(t("Promo {code}: −{amount}", code=cart.promo_code,
                            amount=t.money(cart.discount)))
         else:
+            why = (error_text(t, cart.promo_error) if cart.promo_error is not None
+                   else cart.promo_problem or "")
             lines.append(Text.of(italic(t("Promo {code} does not apply now: {why}",
-                                          code=cart.promo_code,
-                                          why=cart.promo_problem or ""))))
+                                          code=cart.promo_code, why=why))))
     lines.append(Text.of(bold(t("Total: {amount}", amount=t.money(cart.total)))))
     if not cart.digital_only:
         lines.append(t("Delivery is chosen at checkout."))
@@ -90,9 +92,9 @@ async def _change(deps: Deps, convo: Conversation, variant_id: int, delta: int) 
                                                                "your cart.")))
     try:
         cart = await carts.set_quantity(convo.customer_id, variant_id, line.quantity + delta)
-    except OutOfStock:
-        return Reply.of(cart_screen(convo, cart, toast=convo.t(
-            "Sorry, no more in stock."), note=convo.t("Sorry, no more in stock.")))
+    except OutOfStock as short:
+        return Reply.of(cart_screen(convo, cart, toast=convo.t("Sorry, no more in stock."),
+                                    note=error_text(convo.t, short)))
     return Reply.of(cart_screen(convo, cart))
 
 
@@ -136,7 +138,8 @@ async def enter_promo(deps: Deps, convo: Conversation, text: str) -> Reply:
         cart = await deps.shop.carts.apply_promo(convo.customer_id, code)
     except PromoInvalid as refused:
         return Reply.of(Screen(Text.lines(Text.of(bold(t("This promo code does not apply."))),
-                                          refused.message, t("Type another code, or cancel.")),
+                                          error_text(t, refused),
+                                          t("Type another code, or cancel.")),
                                rows(Button(t("Cancel"), A("cart")))))
     convo.expect(None)
     return Reply.of(cart_screen(convo, cart, note=t("Promo code {code} applied.",

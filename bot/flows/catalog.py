@@ -1,5 +1,13 @@
 """Browsing: categories, a category's products page by page, and the product card with its
-variant picker (one option at a time), quantity and Add to cart."""
+variant picker (one option at a time), quantity and Add to cart.
+
+Photos on category pages: where a pressed button's message is edited in place (Telegram),
+a page is one message whose photo is the first product on it that has one (named under the
+list), so paging replaces that photo instead of adding messages. "🖼 Photos" walks through
+the category's products one photo at a time, in that same message on Telegram. A media group
+per page would be several messages that cannot be edited: every page would add more.
+Channels that cannot edit get the list without a photo (each page would be a new image).
+"""
 
 from __future__ import annotations
 
@@ -56,7 +64,8 @@ async def category(deps: Deps, convo: Conversation, action: Action) -> Reply:
     everything = await deps.shop.catalog.categories()
     current = next((c for c in everything if c.id == category_id), None)
     if current is None:
-        raise NotFound("that category no longer exists")
+        raise NotFound(f"category {category_id} does not exist", what="category",
+                       ref=category_id)
     children = [c for c in everything if c.parent_id == current.id and c.product_count]
     listing = await deps.shop.catalog.products(current.path, page=page, page_size=PAGE_SIZE)
     if page > listing.pages:
@@ -70,13 +79,58 @@ async def category(deps: Deps, convo: Conversation, action: Action) -> Reply:
     if listing.has_next:
         nav.append(Button(t("Next ›"), A("cat", category_id, listing.page + 1)))
     back = A("cat", current.parent_id, 1) if current.parent_id else A("cats")
-    text = Text.lines(
+    lines: list[Text | str] = [
         Text.of(bold(current.path.replace("/", " › "))),
         t("{count} products · page {page} of {pages}", count=listing.total,
-          page=listing.page, pages=listing.pages),
-    )
-    return Reply.of(Screen(text, sub + products + ((tuple(nav),) if nav else ()) + rows(
-        (Button(t("« Back"), back), Button(t("🛒 Cart"), A("cart"))))))
+          page=listing.page, pages=listing.pages)]
+    can = convo.capabilities
+    pictured = next((p for p in listing.items if p.image_url), None)
+    if not (can.inline_photos and can.edits_in_place):
+        pictured = None
+    photos: tuple[Row, ...] = ()
+    if can.inline_photos and listing.total:
+        first = (listing.page - 1) * PAGE_SIZE + 1
+        photos = rows(Button(t("🖼 Photos"), A("catg", category_id, first)))
+    if pictured is not None:
+        lines.append(Text.of(italic(t("Pictured: {title}", title=pictured.title))))
+    return Reply.of(Screen(Text.lines(*lines), sub + products + ((tuple(nav),) if nav else ())
+                           + photos + rows((Button(t("« Back"), back),
+                                            Button(t("🛒 Cart"), A("cart")))),
+                           photo=pictured.image_url if pictured else None))
+
+
+@on_action("catg")
+async def gallery(deps: Deps, convo: Conversation, action: Action) -> Reply:
+    """`catg:<category_id>:<n>`: the category's n-th product (1-based) with its photo, and
+    ‹ › to the others; the same message shows each in turn."""
+    t = convo.t
+    category_id, wanted = action.int(0), max(1, action.int(1))
+    current = next((c for c in await deps.shop.catalog.categories() if c.id == category_id),
+                   None)
+    if current is None:
+        raise NotFound(f"category {category_id} does not exist", what="category",
+                       ref=category_id)
+    listing = await deps.shop.catalog.products(current.path, page=wanted, page_size=1)
+    if not listing.items:  # fewer products than before: the last one
+        listing = await deps.shop.catalog.products(current.path, page=max(1, listing.total),
+                                                   page_size=1)
+    if not listing.items:
+        return await category(deps, convo, A("cat", category_id, 1))
+    product, n = listing.items[0], listing.page
+    stock = stock_badge(convo, product.stock)
+    text = Text.lines(Text.of(bold(current.path.replace("/", " › ")), f" · {n}/{listing.total}"),
+                      Text.of(bold(product.title)), Text.of(price_label(convo, product), " · ",
+                                                             stock))
+    nav: list[Button] = []
+    if n > 1:
+        nav.append(Button("‹", A("catg", category_id, n - 1)))
+    nav.append(Button(t("Open"), A("prod", product.id)))
+    if n < listing.total:
+        nav.append(Button("›", A("catg", category_id, n + 1)))
+    page = (n - 1) // PAGE_SIZE + 1
+    return Reply.of(Screen(text, rows(nav, (Button(t("« List"), A("cat", category_id, page)),
+                                            Button(t("🛒 Cart"), A("cart")))),
+                           photo=product.image_url))
 
 
 async def product_by_handle(deps: Deps, convo: Conversation, handle: str) -> Reply:
@@ -113,7 +167,7 @@ def product_card(convo: Conversation, detail: ProductDetail, choices: tuple[int,
                  quantity: int, note: str | None = None) -> Screen:
     t = convo.t
     if not detail.active or not detail.variants:
-        raise NotFound(f"{detail.title} is no longer available")
+        raise NotFound(what="product", ref=detail.id, title=detail.title)
     values = option_values(detail)
     picked: list[int] = [c if 0 < c <= len(values[i]) else 0
                          for i, c in enumerate((*choices, 0, 0, 0)[: len(values)])]

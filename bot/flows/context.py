@@ -17,6 +17,9 @@ class Capabilities:
     invoices: bool = False        # native payment sheets (Telegram invoices and Stars)
     inline_photos: bool = True    # a photo with a caption and buttons in one message
     max_buttons: int = 100        # choices one screen can carry before the channel pages
+    # A pressed button's message is replaced by the answer (Telegram), so a screen's photo
+    # changing page after page costs no new messages.
+    edits_in_place: bool = False
 
 
 @dataclass

@@ -26,8 +26,11 @@ async def notification(deps: Deps, convo: Conversation, topic: str,
     """The message for this event, in the customer's language; None when there is none."""
     t = convo.t
     if topic == "support.reply":
+        # Reply on the same subject, so the answer joins the same conversation.
+        about = payload.get("order_id")
+        reply = A("sup", int(about)) if isinstance(about, int) else A("sup")
         return Screen(Text.lines(Text.of(bold(t("Support answered:"))), str(payload["text"])),
-                      rows(Button(t("💬 Reply"), A("sup")), Button(t("« Menu"), A("menu"))),
+                      rows(Button(t("💬 Reply"), reply), Button(t("« Menu"), A("menu"))),
                       new_message=True)
     order_id = int(payload["order_id"])
     number = payload.get("number")

@@ -7,11 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 from babel.dates import format_date, format_datetime
 
+from bot.flows import status_words as words
 from bot.flows.actions import Action
 from bot.flows.context import Conversation, Deps
-from bot.flows.payment import delivery_text, order_lines, payment_step, settled_screen
+from bot.flows.payment import (
+    delivery_text,
+    order_lines,
+    paid_text,
+    payment_step,
+    settled_screen,
+)
 from bot.flows.router import menu_button, on_action, on_command
 from bot.flows.screens import Button, Reply, Row, Screen, Text, bold, italic, rows
+from shop.money import Money
 from shop.orders.states import OrderStatus
 from shop.orders.types import HistoryEntry, OrderView, ReturnView
 
@@ -23,32 +31,11 @@ S = OrderStatus
 
 
 def status_word(convo: Conversation, status: str) -> str:
-    t = convo.t
-    words: dict[str, str] = {
-        S.AWAITING_PAYMENT: t("waiting for payment"),
-        S.PAID: t("paid"),
-        S.CONFIRMED: t("confirmed"),
-        S.SHIPPED: t("shipped"),
-        S.DELIVERED: t("delivered"),
-        S.CANCELLED: t("cancelled"),
-        S.RETURN_REQUESTED: t("return requested"),
-        S.RETURN_APPROVED: t("return approved"),
-        S.RETURN_REJECTED: t("return rejected"),
-        S.RETURNED: t("returned"),
-        S.REFUNDED: t("refunded"),
-    }
-    return words.get(status, status)
+    return words.status_word(convo.t, status)
 
 
 def return_word(convo: Conversation, status: str) -> str:
-    t = convo.t
-    return {
-        "requested": t("requested, waiting for our answer"),
-        "approved": t("approved: please send the items back"),
-        "rejected": t("not accepted"),
-        "received": t("items received"),
-        "refunded": t("refunded"),
-    }.get(status, status)
+    return words.return_word(convo.t, status)
 
 
 def _date(convo: Conversation, when: datetime) -> str:
@@ -143,7 +130,11 @@ def order_screen(deps: Deps, convo: Conversation, order: OrderView,
         lines.append(t("Shipping: {amount}", amount=t.money(order.shipping_total)
                        if order.shipping_total.minor else t("free")))
     lines.append(Text.of(bold(t("Total: {amount}", amount=t.money(order.total)))))
-    if order.refunded.minor:
+    if order.paid_stars or order.paid.minor:
+        lines.append(t("Paid: {amount}", amount=paid_text(convo, order)))
+    if order.refunded_stars:
+        lines.append(t("Refunded: {amount}", amount=t.money(Money("XTR", order.refunded_stars))))
+    elif order.refunded.minor:
         lines.append(t("Refunded: {amount}", amount=t.money(order.refunded)))
     lines += ["", delivery_text(convo, order)]
     buttons: list[Row] = []

@@ -12,6 +12,7 @@ from bot.flows.context import Conversation, Deps
 from bot.flows.router import menu_button, on_action
 from bot.flows.screens import Button, Reply, Row, Screen, Text, bold, italic, rows
 from shop.errors import ProviderError
+from shop.money import Money
 from shop.orders.states import OrderStatus
 from shop.orders.types import OrderView
 from shop.payments.recording import Outcome
@@ -26,10 +27,23 @@ def order_lines(convo: Conversation, order: OrderView) -> list[Text | str]:
             for line in order.lines]
 
 
+def paid_text(convo: Conversation, order: OrderView) -> str:
+    """What the customer paid: in Stars for an order paid with them (its `paid` is the
+    worth in the order's currency), else in the order's currency."""
+    t = convo.t
+    if order.paid_stars:
+        return t.money(Money("XTR", order.paid_stars))
+    return t.money(order.paid if order.paid.minor else order.total)
+
+
 def delivery_text(convo: Conversation, order: OrderView) -> Text:
     t = convo.t
-    if order.digital_only or order.address is None:
+    if order.digital_only:
         return Text.of(t("Delivery: "), bold(t("digital delivery here in the chat")))
+    if order.address is None:  # collected by the customer (pickup)
+        return Text.lines(Text.of(t("Pickup: "), bold(order.shipping_method or t("pickup"))),
+                          t("No address needed: we tell you here when your order is ready to "
+                            "collect."))
     a = order.address
     where = f"{a.name}, {a.street}, {a.postcode} {a.city}, {a.country}"
     method = order.shipping_method or t("delivery")
@@ -84,7 +98,6 @@ async def payment_step(deps: Deps, convo: Conversation, order: OrderView, *,
 def receipt_screen(convo: Conversation, order: OrderView, note: str | None = None) -> Screen:
     """The receipt for a paid order: number, lines, total paid, delivery and next steps."""
     t = convo.t
-    paid = order.paid if order.paid.minor else order.total
     lines: list[Text | str] = []
     if note:
         lines += [Text.of(italic(note)), ""]
@@ -96,10 +109,17 @@ def receipt_screen(convo: Conversation, order: OrderView, note: str | None = Non
         shipping = (t.money(order.shipping_total) if order.shipping_total.minor
                     else t("free"))
         lines.append(t("Shipping: {amount}", amount=shipping))
-    lines += [Text.of(bold(t("Total paid: {amount}", amount=t.money(paid)))), "",
-              delivery_text(convo, order), ""]
+    if order.paid_stars:  # the order's price, and the Stars it was paid with
+        lines += [Text.of(bold(t("Total: {amount}", amount=t.money(order.total)))),
+                  Text.of(bold(t("Paid: {amount}", amount=paid_text(convo, order))))]
+    else:
+        lines.append(Text.of(bold(t("Total paid: {amount}", amount=paid_text(convo, order)))))
+    lines += ["", delivery_text(convo, order), ""]
     if order.digital_only:
         lines.append(t("Next: your digital items are sent to you here in the chat."))
+    elif order.pickup:
+        lines.append(t("Next: we prepare your order and tell you here when you can collect "
+                       "it."))
     else:
         lines.append(t("Next: we confirm your order and tell you here when it ships, with "
                        "its tracking number."))

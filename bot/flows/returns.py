@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.flows.actions import Action
 from bot.flows.context import Conversation, Deps
+from bot.flows.error_texts import error_text
 from bot.flows.inputs import Photo
 from bot.flows.orders import order_returns, returnable
 from bot.flows.router import menu_button, on_action, on_photo_step, on_step
@@ -290,7 +291,7 @@ async def submit(deps: Deps, convo: Conversation, action: Action) -> Reply:
             return opened
         order, remaining = opened
         state["qty"] = {}
-        return _pick_screen(convo, order, remaining, {}, refused.message)
+        return _pick_screen(convo, order, remaining, {}, error_text(t, refused))
     convo.expect(None)
     convo.state.pop("ret", None)
     lines: list[Text | str] = [

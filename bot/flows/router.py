@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from bot.flows.actions import Action
 from bot.flows.context import Conversation, Deps
+from bot.flows.error_texts import explain
 from bot.flows.inputs import Command, Input, Location, Message, Photo, Press
 from bot.flows.screens import Button, Reply, Screen, Text, rows
 from shop.errors import ChatshopError
@@ -82,21 +83,12 @@ async def respond(deps: Deps, convo: Conversation, received: Input) -> Reply:
 
 
 def error_reply(convo: Conversation, error: ChatshopError) -> Reply:
-    t = convo.t
-    heading = {
-        "out_of_stock": t("Sorry, not enough in stock."),
-        "not_found": t("Sorry, that is no longer available."),
-        "not_your_order": t("Sorry, that is not one of your orders."),
-        "not_allowed": t("Sorry, that cannot be done here."),
-        "illegal_transition": t("Sorry, that cannot be done at this stage."),
-        "cart_empty": t("Your cart is empty."),
-        "promo_invalid": t("This promo code does not apply."),
-        "shipping_unavailable": t("This shipping method is not available."),
-        "payment_rejected": t("The payment could not be accepted."),
-        "provider_error": t("The payment service is not available right now."),
-    }.get(error.code, t("Sorry, that did not work."))
-    return Reply.of(Screen(Text.lines(heading, error.message), rows(menu_button(convo)),
-                           new_message=True, toast=heading))
+    """The refusal in the customer's language: a heading for the error's code and a sentence
+    from its reason and params (the English `error.message` is for logs only)."""
+    explained = explain(convo.t, error)
+    lines = [explained.heading] + ([explained.detail] if explained.detail else [])
+    return Reply.of(Screen(Text.lines(*lines), rows(menu_button(convo)),
+                           new_message=True, toast=explained.heading))
 
 
 async def _dispatch(deps: Deps, convo: Conversation, received: Input) -> Reply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.flows.actions import Action
 from bot.flows.context import Conversation, Deps
+from bot.flows.error_texts import error_text
 from bot.flows.inputs import Photo
 from bot.flows.router import menu_button, on_action, on_command, on_photo_step, on_step
 from bot.flows.screens import Button, Reply, Screen, Text, bold, rows
@@ -55,7 +56,7 @@ async def message(deps: Deps, convo: Conversation, text: str) -> Reply:
         await deps.shop.support.customer_message(convo.customer_id, text,
                                                  order_id=_order_id(convo))
     except InvalidInput as refused:
-        return _writing(convo, [refused.message])
+        return _writing(convo, [error_text(t, refused)])
     return _writing(convo, [t("✉️ Sent. We will answer here. You can write more, or press "
                               "Done.")])
 

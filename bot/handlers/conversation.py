@@ -16,7 +16,8 @@ from bot.flows.context import Capabilities, Conversation, Deps
 from bot.i18n import pick_language
 
 log = logging.getLogger(__name__)
-TELEGRAM = Capabilities(invoices=True, inline_photos=True, max_buttons=100)
+TELEGRAM = Capabilities(invoices=True, inline_photos=True, max_buttons=100,
+                        edits_in_place=True)
 STATE_KEY = "flow"
 
 

@@ -17,6 +17,7 @@ from aiogram.types import (
 
 from bot.flows.checkout import receipt_screen
 from bot.flows.context import Conversation, Deps
+from bot.flows.error_texts import explain
 from bot.flows.screens import Screen, Text
 from bot.handlers.render import Renderer
 from shop.errors import ChatshopError, PaymentRejected
@@ -99,6 +100,8 @@ def payments_router(renderer: Renderer) -> Router:
 
 
 def _reason(convo: Conversation, refused: PaymentRejected) -> str:
+    """Why the payment sheet refuses, in the customer's language (Telegram shows it there)."""
     t = convo.t
-    return (t("Sorry, this order cannot be paid: {reason}", reason=refused.message)
-            )[:ERROR_MAX]
+    explained = explain(t, refused)
+    return (explained.detail or t("Sorry, this order cannot be paid right now. Nothing was "
+                                  "charged."))[:ERROR_MAX]

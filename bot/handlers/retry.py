@@ -1,6 +1,10 @@
 """Outgoing Telegram calls retried instead of lost: a 429 waits the `retry_after` Telegram
-asks for, a network error backs off; each a bounded number of times. (The shared rate
-limiter that keeps several workers under Telegram's limits comes with production mode.)"""
+asks for, a network error backs off; each a bounded number of times.
+
+Register it before `bot.telegram_limits.SendLimiter` (outermost first), as `make_bot` does:
+every attempt then passes through the limiter, which on a 429 pauses all the bot's sends
+(in every worker sharing its Redis) for the same `retry_after`, so a retried message
+queues behind the pause instead of meeting another 429."""
 
 from __future__ import annotations
 

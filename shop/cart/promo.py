@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.cart.models import PromoCode, PromoRedemption
 from shop.cart.types import PromoInfo, PromoKind, PromoReason
-from shop.errors import InvalidInput, PromoInvalid
+from shop.errors import InputReason, InvalidInput, PromoInvalid
 from shop.money import Money, parse_currency
 
 _CODE = re.compile(r"^[A-Z0-9_-]{3,40}$")
@@ -28,9 +28,8 @@ _CODE = re.compile(r"^[A-Z0-9_-]{3,40}$")
 class PromoRefused(PromoInvalid):
     """A promo code that does not apply, with a machine-readable reason for translations."""
 
-    def __init__(self, message: str, *, reason: PromoReason) -> None:
-        super().__init__(message)
-        self.reason = reason
+    def __init__(self, message: str, *, reason: PromoReason, **params: object) -> None:
+        super().__init__(message, reason=reason, **params)
 
 
 def normalize_code(raw: str) -> str:
@@ -64,13 +63,15 @@ def _positive_or_none(value: int | None, field: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInput(f"{field} must be a whole number of 1 or more, or none")
+        raise InvalidInput(f"{field} must be a whole number of 1 or more, or none",
+                           field=field, reason=InputReason.OUT_OF_RANGE, minimum=1)
     return value
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        raise InvalidInput(f"{field} needs a time zone (use datetime.now(UTC))")
+        raise InvalidInput(f"{field} needs a time zone (use datetime.now(UTC))", field=field,
+                           reason=InputReason.FORMAT)
     return value
 
 
@@ -96,27 +97,34 @@ async def create_promo(
     if not _CODE.match(clean_code):
         raise InvalidInput(
             f"{code.strip()!r} is not a usable promo code: 3 to 40 letters A–Z, digits, "
-            "- or _"
+            "- or _", field="code", reason=InputReason.FORMAT, value=code.strip()
         )
     try:
         promo_kind = PromoKind(kind)
     except ValueError:
-        raise InvalidInput(f"unknown promo kind {kind!r} (expected percent or fixed)") from None
+        raise InvalidInput(f"unknown promo kind {kind!r} (expected percent or fixed)",
+                           field="kind", reason=InputReason.FORMAT, value=kind) from None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInput("a promo value must be a whole number of 1 or more")
+        raise InvalidInput("a promo value must be a whole number of 1 or more", field="value",
+                           reason=InputReason.OUT_OF_RANGE, minimum=1)
     if promo_kind is PromoKind.PERCENT and value > 100:
-        raise InvalidInput(f"a percent discount is 1 to 100, not {value}")
+        raise InvalidInput(f"a percent discount is 1 to 100, not {value}", field="value",
+                           reason=InputReason.OUT_OF_RANGE, minimum=1, maximum=100)
     clean_currency = parse_currency(currency) if currency else None
     if promo_kind is PromoKind.FIXED and clean_currency is None:
-        raise InvalidInput("a fixed-amount promo code needs a currency")
+        raise InvalidInput("a fixed-amount promo code needs a currency", field="currency",
+                           reason=InputReason.REQUIRED)
     if isinstance(min_total, bool) or not isinstance(min_total, int) or min_total < 0:
-        raise InvalidInput("a minimum total must be 0 or more (minor units)")
+        raise InvalidInput("a minimum total must be 0 or more (minor units)",
+                           field="min_total", reason=InputReason.OUT_OF_RANGE, minimum=0)
     if min_total and clean_currency is None:
-        raise InvalidInput("a minimum total needs a currency")
+        raise InvalidInput("a minimum total needs a currency", field="currency",
+                           reason=InputReason.REQUIRED)
     _aware(starts_at, "the start")
     _aware(ends_at, "the end")
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
-        raise InvalidInput("a promo code must end after it starts")
+        raise InvalidInput("a promo code must end after it starts", field="ends_at",
+                           reason=InputReason.OUT_OF_RANGE)
     row = PromoCode(
         code=clean_code,
         kind=promo_kind.value,
@@ -135,7 +143,8 @@ async def create_promo(
         async with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        raise InvalidInput(f"promo code {clean_code} already exists") from None
+        raise InvalidInput(f"promo code {clean_code} already exists", field="code",
+                           reason=InputReason.DUPLICATE, value=clean_code) from None
     return promo_info(row)
 
 
@@ -148,7 +157,7 @@ async def find_promo(session: AsyncSession, code: str) -> PromoInfo:
     if row is None:
         shown = clean if len(clean) <= 40 else clean[:40] + "…"
         message = f"promo code {shown} does not exist" if clean else "no promo code given"
-        raise PromoRefused(message, reason=PromoReason.UNKNOWN)
+        raise PromoRefused(message, reason=PromoReason.UNKNOWN, code=shown)
     return promo_info(row)
 
 
@@ -174,22 +183,26 @@ def check_promo(promo: PromoInfo, *, subtotal: Money, now: datetime) -> int:
     """
     code = promo.code
     if not promo.active:
-        raise PromoRefused(f"promo code {code} is no longer active", reason=PromoReason.INACTIVE)
+        raise PromoRefused(f"promo code {code} is no longer active", reason=PromoReason.INACTIVE,
+                           code=code)
     if promo.starts_at is not None and now < promo.starts_at:
         raise PromoRefused(f"promo code {code} is valid from {_when(promo.starts_at)}",
-                           reason=PromoReason.NOT_YET_VALID)
+                           reason=PromoReason.NOT_YET_VALID, code=code,
+                           starts_at=promo.starts_at)
     if promo.ends_at is not None and now >= promo.ends_at:
         raise PromoRefused(f"promo code {code} expired on {_when(promo.ends_at)}",
-                           reason=PromoReason.EXPIRED)
+                           reason=PromoReason.EXPIRED, code=code, ends_at=promo.ends_at)
     if promo.currency is not None and promo.currency != subtotal.currency:
         raise PromoRefused(f"promo code {code} only applies to orders in {promo.currency}",
-                           reason=PromoReason.CURRENCY)
+                           reason=PromoReason.CURRENCY, code=code, currency=promo.currency)
     if subtotal.minor < promo.min_total:
         minimum = Money(subtotal.currency, promo.min_total)
         raise PromoRefused(f"spend at least {minimum} to use promo code {code}",
-                           reason=PromoReason.BELOW_MINIMUM)
+                           reason=PromoReason.BELOW_MINIMUM, code=code, minimum=minimum,
+                           missing=Money(subtotal.currency, promo.min_total - subtotal.minor))
     if promo.max_uses is not None and promo.used_count >= promo.max_uses:
-        raise PromoRefused(f"promo code {code} has been used up", reason=PromoReason.USED_UP)
+        raise PromoRefused(f"promo code {code} has been used up", reason=PromoReason.USED_UP,
+                           code=code)
     if promo.kind == PromoKind.PERCENT:
         return percent_of(subtotal.minor, promo.value)
     return min(promo.value, subtotal.minor)
@@ -208,7 +221,7 @@ async def _uses_by(session: AsyncSession, promo_id: int, customer_id: int) -> in
 def _customer_limit(promo_code: str, limit: int) -> PromoRefused:
     times = "once" if limit == 1 else f"{limit} times"
     return PromoRefused(f"you have already used promo code {promo_code} ({times} per customer)",
-                        reason=PromoReason.CUSTOMER_LIMIT)
+                        reason=PromoReason.CUSTOMER_LIMIT, code=promo_code, limit=limit)
 
 
 async def evaluate(
@@ -251,7 +264,8 @@ async def redeem(session: AsyncSession, promo_id: int, *, customer_id: int, orde
     ).scalar_one_or_none()
     if existing is not None:
         if existing != promo_id:
-            raise InvalidInput(f"order {order_id} already used another promo code")
+            raise InvalidInput(f"order {order_id} already used another promo code",
+                               field="code", reason=InputReason.DUPLICATE)
         return
     row = (
         await session.execute(
@@ -269,9 +283,9 @@ async def redeem(session: AsyncSession, promo_id: int, *, customer_id: int, orde
                                reason=PromoReason.UNKNOWN)
         if not promo.active:
             raise PromoRefused(f"promo code {promo.code} is no longer active",
-                               reason=PromoReason.INACTIVE)
+                               reason=PromoReason.INACTIVE, code=promo.code)
         raise PromoRefused(f"promo code {promo.code} has been used up",
-                           reason=PromoReason.USED_UP)
+                           reason=PromoReason.USED_UP, code=promo.code)
     code, limit = row
     if limit is not None and await _uses_by(session, promo_id, customer_id) >= limit:
         await _uncount(session, promo_id)

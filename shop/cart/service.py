@@ -33,9 +33,10 @@ from shop.catalog.models import Product, Variant
 from shop.catalog.queries import first_images, variant_info
 from shop.customers.models import Customer
 from shop.db.base import utcnow
-from shop.errors import InvalidInput, NotFound, OutOfStock, PromoInvalid
+from shop.errors import InputReason, InvalidInput, NotFound, OutOfStock, PromoInvalid
 from shop.money import Money
 from shop.orders.models import Order, OrderLine
+from shop.reports.funnel import FunnelStep, record_step
 
 
 def _empty(currency: str) -> CartView:
@@ -111,7 +112,7 @@ async def _view(session: AsyncSession, cart: Cart, *, now: datetime, currency: s
     # and checkout refuses them.
     subtotal = Money(currency, sum(line.line_total.minor for line in lines
                                    if line.unit_price.currency == currency))
-    discount, code, problem = 0, None, None
+    discount, code, problem, refusal = 0, None, None, None
     if cart.promo_code_id is not None:
         row = await session.get(PromoCode, cart.promo_code_id)
         if row is not None:
@@ -120,7 +121,7 @@ async def _view(session: AsyncSession, cart: Cart, *, now: datetime, currency: s
                 discount = await evaluate(session, promo_info(row), customer_id=cart.customer_id,
                                           subtotal=subtotal, now=now)
             except PromoInvalid as refused:
-                problem = refused.message
+                problem, refusal = refused.message, refused
     discount = min(discount, subtotal.minor)
     return CartView(
         cart_id=cart.id,
@@ -135,6 +136,7 @@ async def _view(session: AsyncSession, cart: Cart, *, now: datetime, currency: s
         weight_grams=sum(line.weight_grams * line.quantity for line in lines),
         digital_only=bool(lines) and all(line.digital for line in lines),
         item_count=sum(line.quantity for line in lines),
+        promo_error=refusal,
     )
 
 
@@ -152,7 +154,8 @@ async def _cart_for_change(session: AsyncSession, customer_id: int) -> Cart:
     if cart is not None:
         return cart
     if await session.get(Customer, customer_id) is None:
-        raise NotFound(f"customer {customer_id} does not exist")
+        raise NotFound(f"customer {customer_id} does not exist", what="customer",
+                       ref=customer_id)
     try:
         async with session.begin_nested():
             cart = Cart(customer_id=customer_id, version=0, updated_at=utcnow())
@@ -180,9 +183,13 @@ async def _item(session: AsyncSession, cart_id: int, variant_id: int) -> CartIte
 
 def _check_quantity(quantity: int) -> None:
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
-        raise InvalidInput("a quantity is a whole number of 1 or more")
+        raise InvalidInput("a quantity is a whole number of 1 or more", field="quantity",
+                           reason=InputReason.OUT_OF_RANGE, minimum=1,
+                           maximum=MAX_LINE_QUANTITY)
     if quantity > MAX_LINE_QUANTITY:
-        raise InvalidInput(f"at most {MAX_LINE_QUANTITY} of one item per order")
+        raise InvalidInput(f"at most {MAX_LINE_QUANTITY} of one item per order",
+                           field="quantity", reason=InputReason.TOO_MANY,
+                           limit=MAX_LINE_QUANTITY)
 
 
 async def _check_variant(session: AsyncSession, variant_id: int, wanted: int, in_cart: int,
@@ -194,19 +201,19 @@ async def _check_variant(session: AsyncSession, variant_id: int, wanted: int, in
         )
     ).tuples().one_or_none()
     if row is None:
-        raise NotFound(f"variant {variant_id} does not exist")
+        raise NotFound(f"variant {variant_id} does not exist", what="variant", ref=variant_id)
     variant, product = row
     if not product.active:
-        raise NotFound(f"{product.title} is no longer available")
+        raise NotFound(what="product", ref=product.id, title=product.title)
     if variant.currency != currency:
         raise InvalidInput(
-            f"{product.title} is priced in {variant.currency}; this shop sells in {currency}"
-        )
+            f"{product.title} is priced in {variant.currency}; this shop sells in {currency}",
+            field="currency", reason=InputReason.CURRENCY, title=product.title,
+            currency=variant.currency, shop_currency=currency)
     available = variant.stock + (await _held_by_cart(session, cart)).get(variant_id, 0)
     if wanted > available:
-        left = "sold out" if available <= 0 else f"only {available} left"
-        held = f" (you already have {in_cart} in your cart)" if in_cart else ""
-        raise OutOfStock(f"{product.title}: {left}{held}")
+        raise OutOfStock(title=product.title, available=max(available, 0), requested=wanted,
+                         in_cart=in_cart)
 
 
 async def load_cart(session: AsyncSession, customer_id: int, *, now: datetime,
@@ -273,7 +280,9 @@ class CartService:
             in_cart = item.quantity if item else 0
             if in_cart + quantity > MAX_LINE_QUANTITY:
                 raise InvalidInput(f"at most {MAX_LINE_QUANTITY} of one item per order "
-                                   f"(you already have {in_cart} in your cart)")
+                                   f"(you already have {in_cart} in your cart)",
+                                   field="quantity", reason=InputReason.TOO_MANY,
+                                   limit=MAX_LINE_QUANTITY, in_cart=in_cart)
             await _check_variant(session, variant_id, in_cart + quantity, in_cart,
                                  self._currency, cart)
             if item is None:
@@ -282,6 +291,7 @@ class CartService:
             else:
                 item.quantity = in_cart + quantity
             _bump(cart)
+            record_step(session, FunnelStep.CART, customer_id, self._clock())
             return await self._after(session, cart)
 
     async def set_quantity(self, customer_id: int, variant_id: int, quantity: int) -> CartView:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from shop.errors import PromoInvalid
 from shop.money import Money, to_major_str
 
 MAX_LINE_QUANTITY = 99  # per cart line; larger orders are a conversation with staff
@@ -92,6 +93,8 @@ class CartView:
     weight_grams: int  # all units together
     digital_only: bool  # every line digital (no shipping needed); False when empty
     item_count: int  # units, not lines
+    # The refusal behind `promo_problem`, with its reason and params for translated texts.
+    promo_error: PromoInvalid | None = field(default=None, compare=False)
 
     @property
     def is_empty(self) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.catalog.models import Category
-from shop.errors import InvalidInput
+from shop.errors import InputReason, InvalidInput
 
 MAX_NAME = 120
 MAX_PATH = 500
@@ -52,7 +52,8 @@ async def ensure_category_paths(session: AsyncSession, paths: Iterable[str]) -> 
             continue
         problem = category_path_problem(path)
         if problem:
-            raise InvalidInput(problem)
+            raise InvalidInput(problem, field="category", reason=InputReason.FORMAT,
+                               value=path)
         wanted.update(_prefixes(path))
     if not wanted:
         return {}
@@ -102,7 +103,8 @@ async def ensure_category_path(session: AsyncSession, path: str) -> Category:
     """Get or create one category by path (`Clothing/T-shirts`), creating its parents too."""
     normalised = normalize_category_path(path)
     if not normalised:
-        raise InvalidInput("a category path needs at least one name")
+        raise InvalidInput("a category path needs at least one name", field="category",
+                           reason=InputReason.REQUIRED)
     ids = await ensure_category_paths(session, [normalised])
     category = await session.get(Category, ids[normalised])
     assert category is not None  # created or found just above, in this transaction

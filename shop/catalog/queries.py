@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from shop.catalog.models import Category, Product, ProductImage, Variant
 from shop.catalog.search import SearchDoc
 from shop.catalog.types import CategoryInfo, Page, ProductDetail, ProductSummary, VariantInfo
-from shop.errors import InvalidInput, NotFound
+from shop.errors import InputReason, InvalidInput, NotFound
 from shop.money import Money
 
 MAX_PAGE_SIZE = 100
@@ -21,9 +21,12 @@ MAX_PAGE_SIZE = 100
 
 def check_page(page: int, page_size: int) -> None:
     if page < 1:
-        raise InvalidInput(f"page must be 1 or more, not {page}")
+        raise InvalidInput(f"page must be 1 or more, not {page}", field="page",
+                           reason=InputReason.OUT_OF_RANGE, minimum=1)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        raise InvalidInput(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}",
+                           field="page_size", reason=InputReason.OUT_OF_RANGE, minimum=1,
+                           maximum=MAX_PAGE_SIZE)
 
 
 async def list_categories(session: AsyncSession) -> list[CategoryInfo]:
@@ -178,10 +181,12 @@ async def product_detail(
     elif handle is not None:
         query = query.where(Product.handle == handle)
     else:
-        raise InvalidInput("a product id or handle is needed")
+        raise InvalidInput("a product id or handle is needed", field="product",
+                           reason=InputReason.REQUIRED)
     product = (await session.execute(query)).scalar_one_or_none()
     if product is None:
-        raise NotFound(f"product {handle if product_id is None else product_id} does not exist")
+        raise NotFound(f"product {handle if product_id is None else product_id} does not exist",
+                       what="product", ref=handle if product_id is None else product_id)
     names = _option_names(product)
     return ProductDetail(
         id=product.id,
@@ -205,10 +210,12 @@ async def variant_by(
     elif sku is not None:
         query = query.where(func.upper(Variant.sku) == sku.strip().upper())
     else:
-        raise InvalidInput("a variant id or SKU is needed")
+        raise InvalidInput("a variant id or SKU is needed", field="variant",
+                           reason=InputReason.REQUIRED)
     variant = (await session.execute(query)).scalar_one_or_none()
     if variant is None:
-        raise NotFound(f"variant {sku if variant_id is None else variant_id} does not exist")
+        raise NotFound(f"variant {sku if variant_id is None else variant_id} does not exist",
+                       what="variant", ref=sku if variant_id is None else variant_id)
     return variant_info(variant, _option_names(variant.product))
 
 

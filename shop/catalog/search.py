@@ -34,7 +34,7 @@ from shop.catalog.search_store import (
 )
 from shop.catalog.search_vocab import Postings, UInt8Array, Vocabulary
 from shop.catalog.text import compact_key, fold, hyphen_compounds, split_folded
-from shop.errors import InvalidQuery
+from shop.errors import InputReason, InvalidQuery
 
 Float32Array = npt.NDArray[np.float32]
 
@@ -273,22 +273,28 @@ class SearchIndex:
         page or page size, or a price filter whose minimum is above its maximum.
         """
         if page < 1:
-            raise InvalidQuery("page must be 1 or more")
+            raise InvalidQuery("page must be 1 or more", field="page",
+                               reason=InputReason.OUT_OF_RANGE, minimum=1)
         if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise InvalidQuery(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+            raise InvalidQuery(f"page_size must be between 1 and {MAX_PAGE_SIZE}",
+                               field="page_size", reason=InputReason.OUT_OF_RANGE, minimum=1,
+                               maximum=MAX_PAGE_SIZE)
         filters = filters or SearchFilters()
         if (
             filters.min_price is not None
             and filters.max_price is not None
             and filters.min_price > filters.max_price
         ):
-            raise InvalidQuery("min_price must not be above max_price")
+            raise InvalidQuery("min_price must not be above max_price", field="price",
+                               reason=InputReason.OUT_OF_RANGE)
         text, truncated = cut_query(query)
         if not text:
-            raise InvalidQuery("the search query is empty")
+            raise InvalidQuery("the search query is empty", field="query",
+                               reason=InputReason.REQUIRED)
         tokens = split_folded(fold(text))
         if not tokens:
-            raise InvalidQuery("the search query has no letters or digits to search for")
+            raise InvalidQuery("the search query has no letters or digits to search for",
+                               field="query", reason=InputReason.FORMAT)
 
         corrections: dict[str, str] = {}
         candidates, evidence = self._collect(tokens, text, corrections)

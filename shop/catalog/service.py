@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shop.auth import Actor, Permission, require
 from shop.catalog import queries, stock
 from shop.catalog.search import SearchFilters, SearchIndex
 from shop.catalog.types import (
@@ -112,30 +113,43 @@ class CatalogService:
         return SearchPage(result.query, products, result.page, result.page_size, result.total,
                           result.did_you_mean, result.truncated)
 
-    async def adjust_stock(self, variant_id: int, delta: int, *, actor: str, reason: str
-                           ) -> StockChange:
-        """Add or take units (never below zero), recorded with who and why."""
+    async def adjust_stock(self, variant_id: int, delta: int, *, actor: Actor | str,
+                           reason: str) -> StockChange:
+        """Add or take units (never below zero), recorded with who and why.
+
+        A staff actor needs the stock permission; a plain label is a trusted caller
+        (imports, tests, the CLI)."""
         async with self._sessions.begin() as session:
-            change = await stock.apply_stock_delta(session, variant_id, delta, actor=actor,
-                                                   reason=reason)
+            change = await stock.apply_stock_delta(session, variant_id, delta,
+                                                   actor=_label(actor), reason=reason)
         await self._refresh_variant(variant_id)
         return change
 
-    async def set_stock(self, variant_id: int, value: int, *, actor: str, reason: str
+    async def set_stock(self, variant_id: int, value: int, *, actor: Actor | str, reason: str
                         ) -> StockChange | None:
-        """Set a stock count; None when nothing changed."""
+        """Set a stock count (a count after a stocktake); None when nothing changed."""
         async with self._sessions.begin() as session:
-            change = await stock.set_stock(session, variant_id, value, actor=actor,
+            change = await stock.set_stock(session, variant_id, value, actor=_label(actor),
                                            reason=reason)
         if change is not None:
             await self._refresh_variant(variant_id)
         return change
 
     async def set_low_stock_threshold(self, variant_id: int, threshold: int, *,
-                                      actor: str | None = None) -> None:
+                                      actor: Actor | str | None = None) -> None:
+        """Change when a variant counts as low on stock; staff need the stock permission."""
         async with self._sessions.begin() as session:
-            await stock.set_low_stock_threshold(session, variant_id, threshold, actor=actor)
+            await stock.set_low_stock_threshold(
+                session, variant_id, threshold,
+                actor=None if actor is None else _label(actor))
 
     async def _refresh_variant(self, variant_id: int) -> None:
         variant = await self.variant(variant_id=variant_id)
         await self.refresh_index([variant.product_id])
+
+
+def _label(actor: Actor | str) -> str:
+    if isinstance(actor, str):
+        return actor
+    require(actor, Permission.STOCK)
+    return actor.label

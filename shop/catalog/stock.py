@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.catalog.models import StockAdjustment, Variant
 from shop.catalog.types import StockChange
-from shop.errors import InvalidInput, NotFound, OutOfStock
+from shop.errors import InputReason, InvalidInput, NotFound, OutOfStock
 from shop.events.outbox import Topic, publish
 from shop.staff.audit import audit
 
@@ -30,9 +30,11 @@ def crossed_low_threshold(before: int, after: int, threshold: int) -> bool:
 
 def _check_text(actor: str, reason: str) -> None:
     if not actor.strip():
-        raise InvalidInput("a stock change needs an actor (who made it)")
+        raise InvalidInput("a stock change needs an actor (who made it)", field="actor",
+                           reason=InputReason.REQUIRED)
     if not reason.strip():
-        raise InvalidInput("a stock change needs a reason")
+        raise InvalidInput("a stock change needs a reason", field="reason",
+                           reason=InputReason.REQUIRED)
 
 
 async def apply_stock_delta(
@@ -45,9 +47,11 @@ async def apply_stock_delta(
     """
     _check_text(actor, reason)
     if delta == 0:
-        raise InvalidInput("a stock change of 0 units changes nothing")
+        raise InvalidInput("a stock change of 0 units changes nothing", field="delta",
+                           reason=InputReason.OUT_OF_RANGE)
     if abs(delta) > MAX_STOCK:
-        raise InvalidInput(f"a stock change of {delta} units is not plausible")
+        raise InvalidInput(f"a stock change of {delta} units is not plausible", field="delta",
+                           reason=InputReason.OUT_OF_RANGE, maximum=MAX_STOCK)
     row = (
         await session.execute(
             update(Variant)
@@ -62,10 +66,12 @@ async def apply_stock_delta(
             await session.execute(select(Variant.stock).where(Variant.id == variant_id))
         ).scalar_one_or_none()
         if current is None:
-            raise NotFound(f"variant {variant_id} does not exist")
+            raise NotFound(f"variant {variant_id} does not exist", what="variant",
+                           ref=variant_id)
         if delta < 0:
-            raise OutOfStock(f"only {current} left, cannot take {-delta}")
-        raise InvalidInput(f"stock cannot exceed {MAX_STOCK} units")
+            raise OutOfStock(available=current, requested=-delta)
+        raise InvalidInput(f"stock cannot exceed {MAX_STOCK} units", field="stock",
+                           reason=InputReason.OUT_OF_RANGE, minimum=0, maximum=MAX_STOCK)
     after, threshold, sku = row
     return await _record(session, variant_id, sku, delta, after, threshold, actor, reason)
 
@@ -76,7 +82,9 @@ async def set_stock(
     """Set a variant's stock to `value` (a stock count); None when it already was."""
     _check_text(actor, reason)
     if not 0 <= value <= MAX_STOCK:
-        raise InvalidInput(f"stock must be between 0 and {MAX_STOCK}, not {value}")
+        raise InvalidInput(f"stock must be between 0 and {MAX_STOCK}, not {value}",
+                           field="stock", reason=InputReason.OUT_OF_RANGE, minimum=0,
+                           maximum=MAX_STOCK)
     variant = (
         await session.execute(
             select(Variant.stock, Variant.low_stock_threshold, Variant.sku)
@@ -85,7 +93,7 @@ async def set_stock(
         )
     ).one_or_none()
     if variant is None:
-        raise NotFound(f"variant {variant_id} does not exist")
+        raise NotFound(f"variant {variant_id} does not exist", what="variant", ref=variant_id)
     before, threshold, sku = variant
     if before == value:
         return None
@@ -126,11 +134,12 @@ async def _record(
 async def set_low_stock_threshold(session: AsyncSession, variant_id: int, threshold: int,
                                   *, actor: str | None = None) -> None:
     if not 0 <= threshold <= MAX_STOCK:
-        raise InvalidInput(f"a low-stock threshold must be 0 or more, not {threshold}")
+        raise InvalidInput(f"a low-stock threshold must be 0 or more, not {threshold}",
+                           field="threshold", reason=InputReason.OUT_OF_RANGE, minimum=0)
     before = (await session.execute(select(Variant.low_stock_threshold).where(
         Variant.id == variant_id).with_for_update())).scalar_one_or_none()
     if before is None:
-        raise NotFound(f"variant {variant_id} does not exist")
+        raise NotFound(f"variant {variant_id} does not exist", what="variant", ref=variant_id)
     await session.execute(
         update(Variant).where(Variant.id == variant_id).values(low_stock_threshold=threshold))
     if actor is not None:

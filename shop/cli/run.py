@@ -17,21 +17,44 @@ log = logging.getLogger(__name__)
 
 async def serve(shop: Shop, stop: asyncio.Event) -> None:
     """Run everything configured until `stop` is set, then shut down cleanly."""
+    from bot.channels.whatsapp import whatsapp_channel
+    from bot.handlers.storage import make_storage
     from bot.telegram_app import CustomerBot, make_bot
+    from bot.telegram_limits import make_limiter
 
     settings = shop.settings
-    runner = await start_http(shop) if shop.stripe is not None else None
+    whatsapp = whatsapp_channel(shop)  # None unless WHATSAPP_PHONE_ID and WHATSAPP_TOKEN are set
+    mounts = [whatsapp.mount] if whatsapp is not None else []
+    runner = (await start_http(shop, mounts)
+              if shop.stripe is not None or whatsapp is not None else None)
     tasks = []
+    # Conversation state and rate limits in Redis when REDIS_URL is set (several workers).
+    storage = make_storage(settings)
+    limiter = make_limiter(settings.redis_url)
+    customer = None
     if settings.bot_token is not None:
-        bot = make_bot(settings.bot_token.get_secret_value(), settings.telegram_api_base)
-        customer_bot = CustomerBot(shop, bot)
+        customer = make_bot(settings.bot_token.get_secret_value(), settings.telegram_api_base,
+                            limiter)
+        customer_bot = CustomerBot(shop, customer, storage=storage)
         tasks.append(asyncio.create_task(customer_bot.run_polling(stop)))
     else:
         tasks.append(asyncio.create_task(shop.run_background(stop)))
+    if settings.admin_bot_token is not None:
+        # The staff bot shares this process's event relay, which the task above runs.
+        from admin_bot.app import AdminBot
+
+        staff_bot = AdminBot(shop, make_bot(settings.admin_bot_token.get_secret_value(),
+                                            settings.telegram_api_base, limiter),
+                             customer_bot=customer, storage=storage)
+        tasks.append(asyncio.create_task(staff_bot.run_polling(stop, background=False)))
+    if whatsapp is not None:  # its webhook is on the HTTP server; events come from the relay
+        tasks.append(asyncio.create_task(whatsapp.run(stop)))
     try:
         await stop.wait()
     finally:
         await asyncio.gather(*tasks, return_exceptions=True)
+        await storage.close()
+        await limiter.close()
         if runner is not None:
             await runner.cleanup()
 

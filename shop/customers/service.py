@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shop.customers.models import Address, Customer
 from shop.customers.types import AddressInfo, AddressInput, Channel, CustomerInfo, parse_country
 from shop.db.base import utcnow
-from shop.errors import InvalidInput, NotAllowed, NotFound
+from shop.errors import InputReason, InvalidInput, NotAllowed, NotFound
 
 MAX_ADDRESSES = 20  # saved (not archived) per customer; a menu of more helps nobody
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
@@ -37,11 +37,13 @@ UNSET = _Unset.UNSET
 def _text(value: str, field: str, *, max_length: int, required: bool = True) -> str:
     text = value.strip()
     if required and not text:
-        raise InvalidInput(f"{field} is required")
+        raise InvalidInput(f"{field} is required", field=field, reason=InputReason.REQUIRED)
     if len(text) > max_length:
-        raise InvalidInput(f"{field} is too long (at most {max_length} characters)")
+        raise InvalidInput(f"{field} is too long (at most {max_length} characters)",
+                           field=field, reason=InputReason.TOO_LONG, max_length=max_length)
     if any(unicodedata.category(char) == "Cc" for char in text):
-        raise InvalidInput(f"{field} must be one line of text")
+        raise InvalidInput(f"{field} must be one line of text", field=field,
+                           reason=InputReason.ONE_LINE)
     return text
 
 
@@ -51,14 +53,16 @@ def parse_channel(raw: str) -> str:
         return Channel(raw.strip().lower()).value
     except ValueError:
         known = ", ".join(c.value for c in Channel)
-        raise InvalidInput(f"unknown channel {raw!r} (expected one of {known})") from None
+        raise InvalidInput(f"unknown channel {raw!r} (expected one of {known})",
+                           field="channel", reason=InputReason.FORMAT, value=raw) from None
 
 
 def parse_language(raw: str) -> str:
     """A 2–3 letter language code (`en`, `fr`, `pl`), lower-cased."""
     code = raw.strip().lower()
     if not (code.isascii() and code.isalpha() and 2 <= len(code) <= 3):
-        raise InvalidInput(f"{raw!r} is not a language code such as en, fr or pl")
+        raise InvalidInput(f"{raw!r} is not a language code such as en, fr or pl",
+                           field="language", reason=InputReason.FORMAT, value=raw.strip())
     return code
 
 
@@ -67,7 +71,8 @@ def parse_phone(raw: str) -> str:
     phone = raw.strip().translate(_PHONE_SEPARATORS)
     if not _PHONE.match(phone):
         raise InvalidInput(
-            f"{raw.strip()!r} is not a phone number (6 to 15 digits, optionally starting with +)"
+            f"{raw.strip()!r} is not a phone number (6 to 15 digits, optionally starting with +)",
+            field="phone", reason=InputReason.FORMAT, value=raw.strip()
         )
     return phone
 
@@ -76,7 +81,8 @@ def parse_email(raw: str) -> str:
     """An address shaped like `name@example.com`; the domain is lower-cased."""
     email = raw.strip()
     if len(email) > 254 or not _EMAIL.match(email):
-        raise InvalidInput(f"{email!r} is not an email address such as name@example.com")
+        raise InvalidInput(f"{email!r} is not an email address such as name@example.com",
+                           field="email", reason=InputReason.FORMAT, value=email)
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}"
 
@@ -86,7 +92,8 @@ def parse_postcode(raw: str) -> str:
     code = " ".join(raw.split()).upper()
     if not _POSTCODE.match(code):
         raise InvalidInput(
-            f"{raw.strip()!r} is not a postcode (2 to 12 letters, digits, spaces or hyphens)"
+            f"{raw.strip()!r} is not a postcode (2 to 12 letters, digits, spaces or hyphens)",
+            field="postcode", reason=InputReason.FORMAT, value=raw.strip()
         )
     return code
 
@@ -143,16 +150,18 @@ async def _find(session: AsyncSession, channel: str, external_id: str) -> Custom
 async def _customer(session: AsyncSession, customer_id: int) -> Customer:
     row = await session.get(Customer, customer_id)
     if row is None:
-        raise NotFound(f"customer {customer_id} does not exist")
+        raise NotFound(f"customer {customer_id} does not exist", what="customer",
+                       ref=customer_id)
     return row
 
 
 async def _owned_address(session: AsyncSession, customer_id: int, address_id: int) -> Address:
     row = await session.get(Address, address_id)
     if row is None:
-        raise NotFound(f"address {address_id} does not exist")
+        raise NotFound(f"address {address_id} does not exist", what="address", ref=address_id)
     if row.customer_id != customer_id:
-        raise NotAllowed("this address belongs to another customer")
+        raise NotAllowed("this address belongs to another customer", reason="not_owner",
+                         what="address")
     return row
 
 
@@ -163,7 +172,7 @@ async def address_for(session: AsyncSession, customer_id: int, address_id: int) 
     """
     row = await _owned_address(session, customer_id, address_id)
     if row.archived:
-        raise NotFound(f"address {address_id} was removed")
+        raise NotFound(f"address {address_id} was removed", what="address", ref=address_id)
     row.last_used_at = utcnow()
     await session.flush()
     return _address_info(row)
@@ -237,7 +246,8 @@ class CustomerService:
             changes["language"] = parse_language(language)
         if not isinstance(marketing_consent, _Unset):
             if not isinstance(marketing_consent, bool):
-                raise InvalidInput("marketing consent is yes or no")
+                raise InvalidInput("marketing consent is yes or no", field="marketing_consent",
+                                   reason=InputReason.FORMAT)
             changes["marketing_consent"] = marketing_consent
         async with self._sessions.begin() as session:
             row = await _customer(session, customer_id)
@@ -259,7 +269,8 @@ class CustomerService:
             ).scalar_one()
             if saved >= MAX_ADDRESSES:
                 raise InvalidInput(
-                    f"at most {MAX_ADDRESSES} addresses can be saved; remove one first"
+                    f"at most {MAX_ADDRESSES} addresses can be saved; remove one first",
+                    field="addresses", reason=InputReason.TOO_MANY, limit=MAX_ADDRESSES
                 )
             row = Address(customer_id=customer_id, name=clean.name, street=clean.street,
                           city=clean.city, postcode=clean.postcode, country=clean.country,
@@ -285,7 +296,8 @@ class CustomerService:
         async with self._sessions() as session:
             row = await _owned_address(session, customer_id, address_id)
             if row.archived:
-                raise NotFound(f"address {address_id} was removed")
+                raise NotFound(f"address {address_id} was removed", what="address",
+                               ref=address_id)
             return _address_info(row)
 
     async def archive_address(self, customer_id: int, address_id: int) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from shop.errors import InvalidInput
+from shop.errors import InputReason, InvalidInput
 
 
 class Channel(StrEnum):
@@ -45,7 +45,7 @@ def parse_country(raw: str) -> str:
     if not is_country_code(code):
         raise InvalidInput(
             f"{raw.strip()!r} is not a country code; use the two-letter ISO code such as "
-            "FR, DE or PL"
+            "FR, DE or PL", field="country", reason=InputReason.FORMAT, value=raw.strip()
         )
     return code
 

@@ -5,6 +5,7 @@ from shop.catalog import models as catalog_models
 from shop.customers import models as customer_models
 from shop.db.base import Base
 from shop.events import models as event_models
+from shop.messaging import models as messaging_models
 from shop.orders import models as order_models
 from shop.payments import models as payment_models
 from shop.reports import models as report_models
@@ -19,6 +20,7 @@ __all__ = [
     "catalog_models",
     "customer_models",
     "event_models",
+    "messaging_models",
     "metadata",
     "order_models",
     "payment_models",

@@ -19,9 +19,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.db.base import utcnow
+from shop.events.models import EventDelivery
 from shop.events.relay import (
     CONSUMER_NAME_MAX,
     RECEIPT_PREFIX,
@@ -60,6 +62,13 @@ async def claim_receipt(
         next_attempt_at=None, last_error=None, updated_at=stamp,
     )
     return inserted is not None
+
+
+async def has_receipt(session: AsyncSession, name: str, event_id: int) -> bool:
+    """True when ``name`` already recorded a receipt for ``event_id``."""
+    found = await session.scalar(select(EventDelivery.id).where(
+        EventDelivery.consumer == receipt_consumer(name), EventDelivery.event_id == event_id))
+    return found is not None
 
 
 async def once(

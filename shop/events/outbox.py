@@ -21,6 +21,7 @@ class Topic(StrEnum):
     REFUND_ISSUED = "refund.issued"
     SUPPORT_MESSAGE = "support.message"
     SUPPORT_REPLY = "support.reply"
+    REPORT_DAILY = "report.daily"
 
 
 def publish(session: AsyncSession, topic: Topic, payload: dict[str, Any]) -> None:

@@ -1,5 +1,8 @@
 """Checkout: the customer's cart, address and shipping method become an order awaiting payment,
-with its stock reserved, in one transaction."""
+with its stock reserved, in one transaction.
+
+Physical goods need a shipping method; the delivery address may be left out only for a
+method that needs none (pickup at the shop), and such an order has no address at all."""
 
 from __future__ import annotations
 
@@ -15,7 +18,14 @@ from shop.cart.models import Cart
 from shop.cart.service import load_cart
 from shop.cart.types import CartView
 from shop.customers.service import address_for
-from shop.errors import CartEmpty, InvalidInput, OutOfStock
+from shop.errors import (
+    CartEmpty,
+    InputReason,
+    InvalidInput,
+    NotFound,
+    OutOfStock,
+    ShippingUnavailable,
+)
 from shop.events.outbox import Topic, publish
 from shop.money import Money
 from shop.orders import stock_moves, transitions
@@ -27,8 +37,8 @@ from shop.shipping.rates import quote
 @dataclass(frozen=True, slots=True)
 class CheckoutRequest:
     customer_id: int
-    address_id: int | None = None       # not needed when every item is digital
-    shipping_method_id: int | None = None
+    address_id: int | None = None       # not needed for digital goods, nor for pickup
+    shipping_method_id: int | None = None  # needed unless every item is digital
     language: str = "en"
 
 
@@ -70,7 +80,7 @@ async def place_order(session: AsyncSession, request: CheckoutRequest, *, now: d
     actor = CustomerActor(request.customer_id)
     cart = await load_cart(session, request.customer_id, now=now, currency=currency)
     if not cart.lines:
-        raise CartEmpty("your cart is empty")
+        raise CartEmpty()
     key = checkout_key(cart, request)
     found = await existing_order(session, key)
     if found is not None and (found.status != OrderStatus.CANCELLED or found.paid_at):
@@ -87,7 +97,15 @@ async def place_order(session: AsyncSession, request: CheckoutRequest, *, now: d
         cart = await load_cart(session, request.customer_id, now=now, currency=currency)
     problem = next((line for line in cart.lines if not line.ok), None)
     if problem is not None:
-        raise OutOfStock(f"{problem.title}: {problem.issue}")
+        if problem.unit_price.currency != cart.currency:
+            raise InvalidInput(f"{problem.title}: {problem.issue}", field="currency",
+                               reason=InputReason.CURRENCY, title=problem.title,
+                               currency=problem.unit_price.currency,
+                               shop_currency=cart.currency)
+        if problem.issue == "no longer available":
+            raise NotFound(what="product", ref=problem.product_id, title=problem.title)
+        raise OutOfStock(title=problem.title, available=max(problem.available, 0),
+                         requested=problem.quantity)
     discount = 0
     promo_id = None
     if cart.promo_code:
@@ -107,19 +125,31 @@ async def place_order(session: AsyncSession, request: CheckoutRequest, *, now: d
     )
     shipping_total = 0
     if not cart.digital_only:
-        if request.address_id is None or request.shipping_method_id is None:
-            raise InvalidInput("a delivery address and a shipping method are needed")
-        address = await address_for(session, request.customer_id, request.address_id)
-        shipping = await quote(session, request.shipping_method_id, country=address.country,
-                               weight_grams=cart.weight_grams,
-                               goods_total=Money(cart.currency, goods_total))
+        if request.shipping_method_id is None:
+            raise InvalidInput("a delivery address and a shipping method are needed",
+                               field="shipping_method", reason=InputReason.REQUIRED)
+        address = None
+        if request.address_id is not None:
+            address = await address_for(session, request.customer_id, request.address_id)
+        try:
+            shipping = await quote(session, request.shipping_method_id,
+                                   country=address.country if address else None,
+                                   weight_grams=cart.weight_grams,
+                                   goods_total=Money(cart.currency, goods_total))
+        except ShippingUnavailable as refused:
+            if refused.reason != "needs_address":
+                raise
+            raise InvalidInput(f"a delivery address is needed for {refused.params['method']}",
+                               field="address", reason=InputReason.REQUIRED,
+                               method=refused.params["method"]) from None
         shipping_total = shipping.price.minor
         order.shipping_method_id = shipping.method_id
         order.shipping_method_name = shipping.name
-        order.ship_name, order.ship_street, order.ship_city = (
-            address.name, address.street, address.city)
-        order.ship_postcode, order.ship_country, order.ship_phone = (
-            address.postcode, address.country, address.phone)
+        if address is not None:
+            order.ship_name, order.ship_street, order.ship_city = (
+                address.name, address.street, address.city)
+            order.ship_postcode, order.ship_country, order.ship_phone = (
+                address.postcode, address.country, address.phone)
     order.shipping_total = shipping_total
     order.total = goods_total + shipping_total
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.auth import Actor, CustomerActor, Permission, require
 from shop.db.base import utcnow
-from shop.errors import IllegalTransition, InvalidInput, NotFound, NotYourOrder
+from shop.errors import IllegalTransition, InputReason, InvalidInput, NotFound, NotYourOrder
 from shop.events.outbox import Topic, publish
 from shop.orders import stock_moves, transitions
 from shop.orders.models import Order, Return, ReturnLine
@@ -47,13 +47,18 @@ class ReturnService:
         """Ask to return delivered lines within the return window."""
         reason = reason.strip()
         if not reason:
-            raise InvalidInput("please say why you are returning the items")
+            raise InvalidInput("please say why you are returning the items", field="reason",
+                               reason=InputReason.REQUIRED)
         if len(reason) > MAX_REASON:
-            raise InvalidInput(f"the reason is too long (at most {MAX_REASON} characters)")
+            raise InvalidInput(f"the reason is too long (at most {MAX_REASON} characters)",
+                               field="reason", reason=InputReason.TOO_LONG,
+                               max_length=MAX_REASON)
         if len(photo_ids) > MAX_PHOTOS or any(not p or len(p) > 255 for p in photo_ids):
-            raise InvalidInput(f"at most {MAX_PHOTOS} photos can go with a return")
+            raise InvalidInput(f"at most {MAX_PHOTOS} photos can go with a return",
+                               field="photos", reason=InputReason.TOO_MANY, limit=MAX_PHOTOS)
         if not items:
-            raise InvalidInput("choose at least one item to return")
+            raise InvalidInput("choose at least one item to return", field="items",
+                               reason=InputReason.REQUIRED)
         now = self._clock()
         async with self._sessions.begin() as session:
             order = await transitions.load_order(session, order_id, actor=actor)
@@ -61,19 +66,24 @@ class ReturnService:
             if order.delivered_at is not None and now > order.delivered_at + self._window:
                 raise IllegalTransition(
                     f"the {self._window.days}-day return window for order #{order.number} "
-                    "has closed", current=order.status, action="request_return")
+                    "has closed", current=order.status, action="request_return",
+                    reason="return_window", days=self._window.days, number=order.number)
             returnable = await _returnable(session, order)
             wanted: dict[int, int] = {}
             for item in items:
                 if item.order_line_id not in returnable:
-                    raise InvalidInput("that item is not part of this order")
+                    raise InvalidInput("that item is not part of this order", field="item",
+                                       reason=InputReason.NOT_IN_ORDER)
                 if item.quantity <= 0:
-                    raise InvalidInput("the quantity to return must be at least 1")
+                    raise InvalidInput("the quantity to return must be at least 1",
+                                       field="return_quantity", reason=InputReason.OUT_OF_RANGE,
+                                       minimum=1)
                 wanted[item.order_line_id] = wanted.get(item.order_line_id, 0) + item.quantity
             for line_id, quantity in wanted.items():
                 if quantity > returnable[line_id]:
                     raise InvalidInput(f"only {returnable[line_id]} of that item can still be "
-                                       "returned")
+                                       "returned", field="return_quantity",
+                                       reason=InputReason.TOO_MANY, limit=returnable[line_id])
             transitions.change_status(session, order, OrderAction.REQUEST_RETURN, actor, reason)
             ret = Return(order_id=order.id, customer_id=order.customer_id, status="requested",
                          reason=reason, photo_ids=list(photo_ids), created_at=now)
@@ -97,7 +107,8 @@ class ReturnService:
 
     async def reject(self, actor: Actor, return_id: int, note: str) -> ReturnView:
         if not note.strip():
-            raise InvalidInput("tell the customer why the return is rejected")
+            raise InvalidInput("tell the customer why the return is rejected", field="note",
+                               reason=InputReason.REQUIRED)
         return await self._decide(actor, return_id, "rejected", OrderAction.REJECT_RETURN, note)
 
     async def receive(self, actor: Actor, return_id: int) -> ReturnView:
@@ -186,16 +197,17 @@ async def _load(session: AsyncSession, return_id: int, actor: Actor, *, lock: bo
     query = select(Return).where(Return.id == return_id)
     ret = (await session.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
     if ret is None:
-        raise NotFound(f"return {return_id} does not exist")
+        raise NotFound(f"return {return_id} does not exist", what="return", ref=return_id)
     if isinstance(actor, CustomerActor) and ret.customer_id != actor.customer_id:
-        raise NotYourOrder(f"return {return_id} is not one of your returns")
+        raise NotYourOrder(f"return {return_id} is not one of your returns", what="return",
+                           ref=return_id)
     return ret, await transitions.load_order(session, ret.order_id, lock=lock)
 
 
 def _expect(ret: Return, current: str, target: str) -> None:
     if ret.status != current:
         raise IllegalTransition(f"a return that is {ret.status} cannot be {target}",
-                                current=ret.status, action=target)
+                                current=ret.status, action=target, subject="return")
 
 
 async def _returnable(session: AsyncSession, order: Order) -> dict[int, int]:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.auth import Actor, CustomerActor, Permission, SystemActor, require
 from shop.db.base import utcnow
-from shop.errors import InvalidInput, NotAllowed, NotFound
+from shop.errors import InputReason, InvalidInput, NotAllowed, NotFound
 from shop.orders import transitions
 from shop.orders.checkout import CheckoutRequest, existing_order, place_order
 from shop.orders.models import Order, OrderLine
@@ -77,14 +77,16 @@ class OrderService:
         async with self._sessions() as session:
             order_id = await session.scalar(select(Order.id).where(Order.number == number))
         if order_id is None:
-            raise NotFound(f"order #{number} does not exist")
+            raise NotFound(f"order #{number} does not exist", what="order", ref=number)
         return await self.order(actor, order_id)
 
     async def orders(self, actor: Actor, *, statuses: tuple[OrderStatus, ...] = (),
                      page: int = 1, page_size: int = 10) -> list[OrderSummary]:
         """Newest first; a customer gets their own orders, staff anyone's."""
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise InvalidInput("page must be 1 or more and page size 1 to 50")
+            raise InvalidInput("page must be 1 or more and page size 1 to 50", field="page",
+                               reason=InputReason.OUT_OF_RANGE, minimum=1,
+                               maximum=MAX_PAGE_SIZE)
         query = select(Order, func.coalesce(
             select(func.sum(OrderLine.quantity)).where(OrderLine.order_id == Order.id)
             .scalar_subquery(), 0))
@@ -130,7 +132,8 @@ class OrderService:
                 if isinstance(actor, CustomerActor) and order.status in (
                         OrderStatus.PAID, OrderStatus.CONFIRMED):
                     raise NotAllowed("a paid order can only be cancelled by the shop; "
-                                     "please write to support")
+                                     "please write to support", reason="paid_order",
+                                     number=order.number, status=order.status)
                 transitions.change_status(session, order, OrderAction.CANCEL, actor, note)
                 await transitions.release_reservation(session, order, actor, "cancelled order")
                 paid = order.paid_at is not None

@@ -95,7 +95,7 @@ def next_status(current: str, action: OrderAction) -> OrderStatus:
         status = OrderStatus(current)
     except ValueError:
         raise IllegalTransition(f"unknown order status {current!r}", current=current,
-                                action=action) from None
+                                action=action, reason="unknown_status") from None
     target = TRANSITIONS.get((status, action))
     if target is None:
         raise IllegalTransition(

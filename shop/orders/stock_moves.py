@@ -19,16 +19,18 @@ async def reserve(session: AsyncSession, order: Order, lines: Iterable[OrderLine
     """
     for line in lines:
         if line.variant_id is None:
-            raise NotFound(f"{line.title} is no longer sold")
+            raise NotFound(f"{line.title} is no longer sold", what="product", title=line.title)
         try:
             await apply_stock_delta(
                 session, line.variant_id, -line.quantity,
                 actor=f"order:{order.number}", reason=f"reserved for order #{order.number}",
             )
         except OutOfStock as error:
-            raise OutOfStock(f"{line.title}: {error.message}") from None
+            raise OutOfStock(title=line.title, available=error.available,
+                             requested=line.quantity) from None
         except NotFound:
-            raise NotFound(f"{line.title} is no longer sold") from None
+            raise NotFound(f"{line.title} is no longer sold", what="product",
+                           title=line.title) from None
 
 
 async def give_back(session: AsyncSession, order: Order, lines: Iterable[tuple[OrderLine, int]],

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from shop.auth import Actor, CustomerActor
-from shop.errors import InvalidInput, NotFound, NotYourOrder
+from shop.errors import InputReason, InvalidInput, NotFound, NotYourOrder
 from shop.events.outbox import Topic, publish
 from shop.orders import stock_moves
 from shop.orders.models import Order, OrderHistory
@@ -29,8 +29,8 @@ async def load_order(session: AsyncSession, order_id: int, *, actor: Actor | Non
     if order is None or (isinstance(actor, CustomerActor)
                          and order.customer_id != actor.customer_id):
         if order is not None:
-            raise NotYourOrder(f"order {order_id} is not one of your orders")
-        raise NotFound(f"order {order_id} does not exist")
+            raise NotYourOrder(f"order {order_id} is not one of your orders", ref=order_id)
+        raise NotFound(f"order {order_id} does not exist", what="order", ref=order_id)
     return order
 
 
@@ -94,13 +94,16 @@ def ship(session: AsyncSession, order: Order, actor: Actor, *, carrier: str,
          tracking_number: str, tracking_url: str | None) -> None:
     carrier, tracking_number = carrier.strip(), tracking_number.strip()
     if not carrier or len(carrier) > 100:
-        raise InvalidInput("a carrier name of 1 to 100 characters is needed")
+        raise InvalidInput("a carrier name of 1 to 100 characters is needed", field="carrier",
+                           reason=InputReason.FORMAT, max_length=100)
     if not tracking_number or len(tracking_number) > 100 or any(c.isspace() for c in
                                                                  tracking_number):
-        raise InvalidInput("a tracking number of 1 to 100 characters without spaces is needed")
+        raise InvalidInput("a tracking number of 1 to 100 characters without spaces is needed",
+                           field="tracking_number", reason=InputReason.FORMAT, max_length=100)
     url = (tracking_url or "").strip() or None
     if url is not None and (not url.startswith(("https://", "http://")) or len(url) > 2000):
-        raise InvalidInput("a tracking link must be an http(s) URL")
+        raise InvalidInput("a tracking link must be an http(s) URL", field="tracking_url",
+                           reason=InputReason.FORMAT)
     order.carrier, order.tracking_number, order.tracking_url = carrier, tracking_number, url
     change_status(session, order, OrderAction.SHIP, actor,
                   f"{carrier} {tracking_number}")

@@ -68,10 +68,19 @@ class OrderView:
     paid_at: datetime | None
     delivered_at: datetime | None
     history: tuple[HistoryEntry, ...]
+    # Telegram Stars received and refunded for this order (whole Stars, 0 when it was not
+    # paid with Stars); `paid` and `refunded` give their worth in the order's currency.
+    paid_stars: int = 0
+    refunded_stars: int = 0
 
     @property
     def label(self) -> str:
         return f"#{self.number}"
+
+    @property
+    def pickup(self) -> bool:
+        """Collected by the customer: physical goods with a shipping method and no address."""
+        return not self.digital_only and self.address is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.money import Money
@@ -17,7 +19,9 @@ from shop.orders.types import (
     ReturnView,
     ShippingAddress,
 )
-from shop.payments.models import Payment
+from shop.payments.models import Payment, ProviderEvent
+from shop.payments.recording import Outcome
+from shop.payments.telegram_invoice import STARS
 
 
 def line_view(line: OrderLine, currency: str) -> OrderLineView:
@@ -29,16 +33,46 @@ def line_view(line: OrderLine, currency: str) -> OrderLineView:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Money:
+    paid: int      # minor units of the order's currency
+    refunded: int
+    paid_stars: int
+    refunded_stars: int
+
+
+async def _money(session: AsyncSession, order: Order) -> _Money:
+    """What the order's payments are worth, in its currency and in Telegram Stars.
+
+    Payments in the order's currency count as they are. A Stars payment that paid the
+    order (the ledger's event says so) is worth the order's total, and its refund the
+    same share of that total; Stars that did not pay it (a mismatch, an extra payment)
+    are worth nothing in the order's currency but still show in the Stars figures.
+    """
+    rows = (await session.execute(
+        select(Payment.currency, Payment.amount, Payment.refunded, ProviderEvent.outcome)
+        .outerjoin(ProviderEvent, and_(ProviderEvent.provider == Payment.provider,
+                                       ProviderEvent.event_id == Payment.provider_payment_id))
+        .where(Payment.order_id == order.id))).tuples().all()
+    paid = refunded = paid_stars = refunded_stars = 0
+    for currency, amount, back, outcome in rows:
+        if currency == order.currency:
+            paid, refunded = paid + amount, refunded + back
+        if currency == STARS and order.currency != STARS:
+            paid_stars, refunded_stars = paid_stars + amount, refunded_stars + back
+            if outcome == Outcome.PAID:
+                paid += order.total
+                refunded += order.total * back // amount
+    return _Money(paid, refunded, paid_stars, refunded_stars)
+
+
 async def order_view(session: AsyncSession, order: Order) -> OrderView:
-    """The full view: lines, money paid and refunded (in the order's currency), history."""
+    """The full view: lines, money paid and refunded (in the order's currency, and in Stars
+    for an order paid with them), history."""
     history = (await session.execute(
         select(OrderHistory).where(OrderHistory.order_id == order.id)
         .order_by(OrderHistory.id))).scalars().all()
-    paid, refunded = (await session.execute(
-        select(func.coalesce(func.sum(Payment.amount), 0),
-               func.coalesce(func.sum(Payment.refunded), 0))
-        .where(Payment.order_id == order.id, Payment.currency == order.currency)
-    )).one()
+    money = await _money(session, order)
     await session.refresh(order, ["lines"])
     c = order.currency
     address = None
@@ -52,7 +86,8 @@ async def order_view(session: AsyncSession, order: Order) -> OrderView:
         id=order.id, number=order.number, customer_id=order.customer_id,
         status=OrderStatus(order.status), currency=c, subtotal=Money(c, order.subtotal),
         discount=Money(c, order.discount), shipping_total=Money(c, order.shipping_total),
-        total=Money(c, order.total), paid=Money(c, int(paid)), refunded=Money(c, int(refunded)),
+        total=Money(c, order.total), paid=Money(c, money.paid),
+        refunded=Money(c, money.refunded),
         promo_code=order.promo_code, digital_only=order.digital_only,
         shipping_method=order.shipping_method_name, address=address,
         lines=tuple(line_view(line, c) for line in order.lines),
@@ -63,6 +98,7 @@ async def order_view(session: AsyncSession, order: Order) -> OrderView:
             HistoryEntry(h.kind, h.from_status, h.to_status, h.actor, h.note, h.created_at)
             for h in history
         ),
+        paid_stars=money.paid_stars, refunded_stars=money.refunded_stars,
     )
 
 

@@ -36,6 +36,8 @@ class PayableOrder:
     digital_only: bool
     lines: tuple[PayableLine, ...]
     language: str = "en"
+    # Collected by the customer (pickup): nothing to deliver, so no address to ask for.
+    pickup: bool = False
 
 
 @dataclass(frozen=True, slots=True)

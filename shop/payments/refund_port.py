@@ -29,20 +29,24 @@ class ProviderRefunds:
             case ProviderName.TELEGRAM:
                 if self.stripe is None:
                     raise ProviderError("refunding a Telegram card payment needs STRIPE_API_KEY "
-                                        "(the account behind PAYMENT_PROVIDER_TOKEN)")
+                                        "(the account behind PAYMENT_PROVIDER_TOKEN)",
+                                        reason="not_configured", provider="stripe")
                 return await self.stripe.refund_charge(
                     request.provider_payment_id, request.amount, request.idempotency_key,
                     currency=request.currency)
             case ProviderName.STRIPE:
                 if self.stripe is None:
-                    raise ProviderError("refunding a Stripe payment needs STRIPE_API_KEY")
+                    raise ProviderError("refunding a Stripe payment needs STRIPE_API_KEY",
+                                        reason="not_configured", provider="stripe")
                 return await self.stripe.refund_payment_intent(
                     request.provider_payment_id, request.amount, request.idempotency_key,
                     currency=request.currency)
             case ProviderName.STARS:
                 if self.stars is None or request.customer_channel != "telegram":
-                    raise ProviderError("Stars can only be refunded through the Telegram bot")
+                    raise ProviderError("Stars can only be refunded through the Telegram bot",
+                                        reason="not_configured", provider="stars")
                 charge = request.telegram_charge_id or request.provider_payment_id
                 await self.stars(int(request.customer_external_id), charge)
                 return f"stars_refund_{charge}"
-        raise ProviderError(f"unknown payment provider {request.provider!r}")
+        raise ProviderError(f"unknown payment provider {request.provider!r}",
+                            reason="unknown", provider=str(request.provider))

@@ -54,28 +54,33 @@ async def reserve_refund(session: AsyncSession, order: Order, amount: int | None
     same = [p for p in payments if p.currency == payments[0].currency] if payments else []
     remaining = sum(p.amount - p.refunded for p in same)
     if not same or remaining <= 0:
-        raise RefundRefused(f"nothing is left to refund on order #{order.number}")
+        raise RefundRefused(f"nothing is left to refund on order #{order.number}",
+                            reason="nothing_left", number=order.number)
     currency = same[0].currency
     wanted = remaining if amount is None else amount
     if wanted <= 0:
-        raise RefundRefused("a refund must be more than zero")
+        raise RefundRefused("a refund must be more than zero", reason="not_positive")
     if wanted > remaining:
         raise RefundRefused(
             f"at most {to_major_str(remaining, currency)} {currency} can be refunded on order "
-            f"#{order.number}, not {to_major_str(wanted, currency)}")
+            f"#{order.number}, not {to_major_str(wanted, currency)}", reason="too_much",
+            number=order.number, maximum=Money(currency, remaining),
+            requested=Money(currency, wanted))
     refunds: list[Refund] = []
     for payment in same:
         share = min(wanted, payment.amount - payment.refunded)
         if share <= 0:
             continue
         if payment.provider == ProviderName.STARS and share != payment.amount:
-            raise RefundRefused("Telegram Stars payments can only be refunded in full")
+            raise RefundRefused("Telegram Stars payments can only be refunded in full",
+                                reason="stars_partial", maximum=Money(payment.currency,
+                                                                     payment.amount))
         moved = (await session.execute(
             update(Payment).where(Payment.id == payment.id,
                                   Payment.refunded + share <= Payment.amount)
             .values(refunded=Payment.refunded + share).returning(Payment.id))).one_or_none()
         if moved is None:
-            raise RefundRefused("the payment changed meanwhile; try again")
+            raise RefundRefused("the payment changed meanwhile; try again", reason="changed")
         refund = Refund(order_id=order.id, payment_id=payment.id, amount=share,
                         currency=payment.currency, status="pending", reason=reason[:1000],
                         actor=actor.label, idempotency_key=f"refund-{uuid.uuid4().hex}")

@@ -70,6 +70,7 @@ def payable(order: Order) -> PayableOrder:
                                 line.quantity, line.unit_price * line.quantity)
                     for line in order.lines),
         language=order.language,
+        pickup=not order.digital_only and order.ship_country is None,
     )
 
 
@@ -104,7 +105,7 @@ class PaymentService:
         if order.status != OrderStatus.AWAITING_PAYMENT:
             raise IllegalTransition(
                 f"order #{order.number} is {CUSTOMER_WORDS[OrderStatus(order.status)]} "
-                "and cannot be paid", current=order.status, action="pay")
+                "and cannot be paid", current=order.status, action="pay", number=order.number)
         return order
 
     async def telegram_invoice(self, actor: CustomerActor, order_id: int) -> TelegramInvoice:
@@ -120,7 +121,8 @@ class PaymentService:
             return stars_invoice(payable(order), shop_name=self._config.shop_name,
                                  payload=payload, stars_per_unit=self._config.stars_per_unit)
         if not self._config.provider_token:
-            raise ProviderError("card payments in Telegram need PAYMENT_PROVIDER_TOKEN")
+            raise ProviderError("card payments in Telegram need PAYMENT_PROVIDER_TOKEN",
+                                reason="not_configured", provider="telegram")
         return card_invoice(payable(order), shop_name=self._config.shop_name, payload=payload,
                             provider_token=self._config.provider_token,
                             ask_shipping_in_sheet=order.ship_country is not None)
@@ -137,16 +139,19 @@ class PaymentService:
             try:
                 order = await load_order(session, order_id, lock=False)
             except NotFound:
-                raise PaymentRejected("this order no longer exists") from None
+                raise PaymentRejected("this order no longer exists",
+                                      reason="order_gone") from None
             if order.ship_country is None or order.shipping_method_id is None:
-                raise PaymentRejected("this order needs no delivery")
+                raise PaymentRejected("this order needs no delivery", reason="no_delivery",
+                                      number=order.number)
             method = await session.get(ShippingMethod, order.shipping_method_id)
         countries = method.countries if method is not None else [order.ship_country]
         if country.upper() != order.ship_country and "*" not in countries and (
                 country.upper() not in countries):
             raise PaymentRejected(
                 f"{order.shipping_method_name} does not deliver to {country.upper()}; "
-                "please start the checkout again to choose another address")
+                "please start the checkout again to choose another address", reason="country",
+                method=order.shipping_method_name or "", country=country.upper())
         return [ShippingOffer(f"m{order.shipping_method_id}",
                               order.shipping_method_name or "Delivery", order.shipping_total)]
 
@@ -171,7 +176,8 @@ class PaymentService:
     async def stripe_link(self, actor: CustomerActor, order_id: int,
                           email: str | None = None) -> CheckoutLink:
         if self._stripe is None:
-            raise ProviderError("Stripe is not configured (STRIPE_API_KEY)")
+            raise ProviderError("Stripe is not configured (STRIPE_API_KEY)",
+                                reason="not_configured", provider="stripe")
         order = await self._payable_order(actor, order_id)
         return await self._stripe.create_session(payable(order), customer_email=email,
                                                  expires_at=order.expires_at)
@@ -190,19 +196,23 @@ class PaymentService:
             try:
                 order = await load_order(session, order_id, actor=actor, lock=False)
             except NotFound:
-                raise PaymentRejected("this order no longer exists") from None
+                raise PaymentRejected("this order no longer exists",
+                                      reason="order_gone") from None
             if (currency, total_amount) != self.expected_charge(order, provider):
                 raise PaymentRejected("the amount of this invoice is out of date; "
-                                      "please start the checkout again")
+                                      "please start the checkout again",
+                                      reason="amount_changed", number=order.number)
             if order.status == OrderStatus.AWAITING_PAYMENT:
                 return order.id
             if order.status == OrderStatus.CANCELLED and order.paid_at is None:
                 if await _stock_still_there(session, order):
                     return order.id
                 raise PaymentRejected("sorry, the reservation expired and some items are "
-                                      "now sold out; nothing was charged")
+                                      "now sold out; nothing was charged", reason="sold_out",
+                                      number=order.number)
             raise PaymentRejected(f"order #{order.number} is already "
-                                  f"{CUSTOMER_WORDS[OrderStatus(order.status)]}")
+                                  f"{CUSTOMER_WORDS[OrderStatus(order.status)]}",
+                                  reason="settled", number=order.number, status=order.status)
 
     async def telegram_payment(self, *, payload: str, currency: str, total_amount: int,
                                telegram_payment_charge_id: str,
@@ -225,7 +235,7 @@ class PaymentService:
     async def stripe_webhook(self, raw_body: bytes, signature: str | None) -> Recorded | None:
         """A Stripe webhook (raw body); PaymentRejected when its signature is not Stripe's."""
         if self._stripe is None:
-            raise PaymentRejected("Stripe is not configured")
+            raise PaymentRejected("Stripe is not configured", reason="webhook")
         payment = self._stripe.parse_webhook(raw_body, signature)
         return None if payment is None else await self.record(payment)
 

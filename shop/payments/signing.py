@@ -30,10 +30,11 @@ def parse_invoice_payload(key: bytes, payload: str) -> int:
     """The order id an invoice payload names; PaymentRejected when it is not ours."""
     parts = payload.split(":")
     if len(parts) != 4 or parts[0] != PAYLOAD_PREFIX or not parts[1].isdigit():
-        raise PaymentRejected("the invoice payload is not one of this shop's")
+        raise PaymentRejected("the invoice payload is not one of this shop's", reason="forged")
     body = ":".join(parts[:3])
     if not hmac.compare_digest(_mac(key, body, 32), parts[3]):
-        raise PaymentRejected("the invoice payload's signature does not match")
+        raise PaymentRejected("the invoice payload's signature does not match",
+                              reason="forged")
     return int(parts[1])
 
 
@@ -56,8 +57,10 @@ def verify_test_confirmation(key: bytes, token: str) -> TestConfirmation:
     parts = token.strip().split(":")
     if (len(parts) != 6 or parts[0] != TEST_PREFIX or not parts[1].isdigit()
             or not parts[3].isdigit() or not parts[2].isalnum()):
-        raise PaymentRejected("this is not a test-provider payment confirmation")
+        raise PaymentRejected("this is not a test-provider payment confirmation",
+                              reason="forged")
     body = ":".join(parts[:5])
     if not hmac.compare_digest(_mac(key, body, 64), parts[5]):
-        raise PaymentRejected("the payment confirmation's signature does not match")
+        raise PaymentRejected("the payment confirmation's signature does not match",
+                              reason="forged")
     return TestConfirmation(int(parts[1]), parts[2], int(parts[3]), parts[4])

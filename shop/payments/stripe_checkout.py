@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import stripe
 
-from shop.errors import InvalidInput, PaymentRejected, ProviderError
+from shop.errors import InputReason, InvalidInput, PaymentRejected, ProviderError
 from shop.money import exponent
 from shop.payments.base import CheckoutLink, ConfirmedPayment, PayableOrder, ProviderName
 
@@ -79,7 +79,8 @@ def to_stripe_amount(amount: int, currency: str) -> int:
         return amount * scale
     if amount % scale:
         raise InvalidInput(f"{amount} minor units of {currency} cannot be charged through Stripe,"
-                           f" which counts {currency} in whole units")
+                           f" which counts {currency} in whole units", field="amount",
+                           reason=InputReason.FORMAT)
     return amount // scale
 
 
@@ -105,7 +106,8 @@ class StripeCheckout:
                  success_url: str, cancel_url: str, webhook_tolerance_s: int = 300,
                  timeout_s: float = 30.0) -> None:
         if not api_key:
-            raise InvalidInput("STRIPE_API_KEY is empty")
+            raise InvalidInput("STRIPE_API_KEY is empty", field="stripe_api_key",
+                               reason=InputReason.REQUIRED)
         self._webhook_secret = webhook_secret or None
         self._success_url = success_url
         self._cancel_url = cancel_url
@@ -139,7 +141,8 @@ class StripeCheckout:
         also names the parameters. Raises ProviderError when Stripe fails or refuses.
         """
         if order.total <= 0:
-            raise InvalidInput(f"order #{order.number} has nothing to pay ({order.total})")
+            raise InvalidInput(f"order #{order.number} has nothing to pay ({order.total})",
+                               field="total", reason=InputReason.OUT_OF_RANGE, minimum=1)
         currency = order.currency.upper()
         ids = {"order_id": str(order.order_id), "order_number": str(order.number)}
         params: SessionCreateParams = {
@@ -237,9 +240,11 @@ class StripeCheckout:
         paid session does not name one of our orders.
         """
         if not self._webhook_secret:
-            raise PaymentRejected("Stripe webhook refused: STRIPE_WEBHOOK_SECRET is not set")
+            raise PaymentRejected("Stripe webhook refused: STRIPE_WEBHOOK_SECRET is not set",
+                                  reason="webhook")
         if not signature_header:
-            raise PaymentRejected("Stripe webhook refused: no Stripe-Signature header")
+            raise PaymentRejected("Stripe webhook refused: no Stripe-Signature header",
+                                  reason="webhook")
         try:
             # tolerance=None: the SDK checks only against time.time(); the age is checked below
             # against an injectable clock.
@@ -247,58 +252,64 @@ class StripeCheckout:
                 raw_body, signature_header, self._webhook_secret, tolerance=None)
         except stripe.SignatureVerificationError as error:
             raise PaymentRejected(
-                f"Stripe webhook refused: bad signature ({error.user_message})") from None
+                f"Stripe webhook refused: bad signature ({error.user_message})",
+                reason="webhook") from None
         except UnicodeDecodeError:
-            raise PaymentRejected("Stripe webhook refused: body is not UTF-8") from None
+            raise PaymentRejected("Stripe webhook refused: body is not UTF-8",
+                                  reason="webhook") from None
         timestamp = _signed_at(signature_header)
         age = (time.time() if now is None else now) - timestamp
         if abs(age) > self._tolerance_s:
             raise PaymentRejected(
                 f"Stripe webhook refused: signed {int(age)} s ago, outside the "
-                f"{self._tolerance_s} s tolerance (replayed or clock skew)")
+                f"{self._tolerance_s} s tolerance (replayed or clock skew)", reason="webhook")
         try:
             event = json.loads(raw_body)
         except ValueError:
-            raise PaymentRejected("Stripe webhook refused: body is not JSON") from None
+            raise PaymentRejected("Stripe webhook refused: body is not JSON",
+                                  reason="webhook") from None
         if not isinstance(event, dict):
-            raise PaymentRejected("Stripe webhook refused: body is not a JSON object")
+            raise PaymentRejected("Stripe webhook refused: body is not a JSON object",
+                                  reason="webhook")
         return self._payment(event)
 
     def _payment(self, event: dict[str, Any]) -> ConfirmedPayment | None:
         event_id = event.get("id")
         if not isinstance(event_id, str) or not event_id:
-            raise PaymentRejected("Stripe webhook refused: event has no id")
+            raise PaymentRejected("Stripe webhook refused: event has no id", reason="webhook")
         if event.get("type") not in PAID_SESSION_EVENTS:
             return None
         data = event.get("data")
         session = data.get("object") if isinstance(data, dict) else None
         if not isinstance(session, dict):
-            raise PaymentRejected(f"Stripe event {event_id} carries no Checkout Session")
+            raise PaymentRejected(f"Stripe event {event_id} carries no Checkout Session",
+                                  reason="webhook")
         if session.get("payment_status") != "paid":
             return None
         where = f"paid Checkout Session {session.get('id')} (event {event_id})"
         metadata = session.get("metadata")
         raw_order = metadata.get("order_id") if isinstance(metadata, dict) else None
         if not isinstance(raw_order, str) or not raw_order.isdecimal():
-            raise PaymentRejected(f"{where} has no usable order_id metadata")
+            raise PaymentRejected(f"{where} has no usable order_id metadata", reason="webhook")
         order_id = int(raw_order)
         reference = session.get("client_reference_id")
         if reference is not None and reference != raw_order:
             raise PaymentRejected(f"{where}: client_reference_id {reference!r} does not match "
-                                  f"order_id {raw_order!r}")
+                                  f"order_id {raw_order!r}", reason="webhook")
         intent = session.get("payment_intent")
         if isinstance(intent, dict):  # expanded
             intent = intent.get("id")
         if not isinstance(intent, str) or not intent:
-            raise PaymentRejected(f"{where} has no payment intent to refund against")
+            raise PaymentRejected(f"{where} has no payment intent to refund against",
+                                  reason="webhook")
         amount, currency = session.get("amount_total"), session.get("currency")
         if not isinstance(amount, int) or isinstance(amount, bool) or not isinstance(currency, str):
-            raise PaymentRejected(f"{where} has no amount_total/currency")
+            raise PaymentRejected(f"{where} has no amount_total/currency", reason="webhook")
         currency = currency.upper()
         try:
             amount = from_stripe_amount(amount, currency)
         except (ValueError, InvalidInput) as error:
-            raise PaymentRejected(f"{where}: {error}") from None
+            raise PaymentRejected(f"{where}: {error}", reason="webhook") from None
         return ConfirmedPayment(
             provider=ProviderName.STRIPE, event_id=event_id, order_id=order_id,
             provider_payment_id=intent, amount=amount, currency=currency, raw=event)
@@ -322,9 +333,11 @@ class StripeCheckout:
     async def _refund(self, params: RefundCreateParams, amount: int, idempotency_key: str,
                       currency: str | None) -> str:
         if amount <= 0:
-            raise InvalidInput(f"refund amount must be positive, not {amount}")
+            raise InvalidInput(f"refund amount must be positive, not {amount}", field="amount",
+                               reason=InputReason.OUT_OF_RANGE, minimum=1)
         if not idempotency_key:
-            raise InvalidInput("a refund needs an idempotency key")
+            raise InvalidInput("a refund needs an idempotency key", field="idempotency_key",
+                               reason=InputReason.REQUIRED)
         params["amount"] = to_stripe_amount(amount, currency.upper()) if currency else amount
         target = params.get("payment_intent") or params.get("charge")
         try:
@@ -359,4 +372,5 @@ def _signed_at(header: str) -> int:
         name, _, value = item.strip().partition("=")
         if name == "t" and value.isdecimal():
             return int(value)
-    raise PaymentRejected("Stripe webhook refused: no timestamp in Stripe-Signature")
+    raise PaymentRejected("Stripe webhook refused: no timestamp in Stripe-Signature",
+                          reason="webhook")

@@ -57,8 +57,11 @@ def card_invoice(order: PayableOrder, *, shop_name: str, payload: str, provider_
 
     With `ask_shipping_in_sheet` the payment sheet asks for the delivery address and
     offers the shipping chosen at checkout as its one option (see
-    `PaymentService.shipping_options`), so the customer confirms where it goes.
+    `PaymentService.shipping_options`), so the customer confirms where it goes. Orders
+    with nothing to deliver (digital goods, pickup) never ask for an address.
     """
+    ask_shipping_in_sheet = (ask_shipping_in_sheet and not order.digital_only
+                             and not order.pickup)
     if order.discount:
         # Negative price components are not accepted by every payment provider, so a
         # discounted order is one line for the goods after the discount.
@@ -80,8 +83,8 @@ def card_invoice(order: PayableOrder, *, shop_name: str, payload: str, provider_
         currency=order.currency,
         prices=tuple(prices),
         provider_token=provider_token,
-        need_shipping_address=ask_shipping_in_sheet and not order.digital_only,
-        is_flexible=ask_shipping_in_sheet and not order.digital_only,
+        need_shipping_address=ask_shipping_in_sheet,
+        is_flexible=ask_shipping_in_sheet,
     )
 
 

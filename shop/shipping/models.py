@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.db.base import Base, BigIntPK
@@ -27,5 +27,8 @@ class ShippingMethod(Base):
     bands: Mapped[list[list[int]] | None] = mapped_column(JSON)
     # ISO country codes it delivers to; ["*"] for everywhere.
     countries: Mapped[list[str]] = mapped_column(JSON)
+    # False: the customer collects the order (at the shop, a collection point), so checkout
+    # asks for no address. Always False for the pickup kind; a priced flat method may be too.
+    needs_address: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)

@@ -33,6 +33,8 @@ class ShippingMethodInfo:
     countries: tuple[str, ...]  # ISO alpha-2 codes, or ("*",) for everywhere
     active: bool
     position: int
+    # False: collected by the customer (pickup), so no delivery address is asked for.
+    needs_address: bool = True
 
     def delivers_to(self, country: str) -> bool:
         return "*" in self.countries or country in self.countries
@@ -51,6 +53,7 @@ class ShippingQuote:
     kind: str
     price: Money
     free: bool  # costs nothing for this order (pickup, or free over an amount)
+    needs_address: bool = True  # False: collected by the customer, checkout asks for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,4 +69,5 @@ class MethodSpec:
     bands: tuple[tuple[int, int], ...] | None = None  # (max_grams, price) ascending
     countries: tuple[str, ...] = ("*",)
     position: int = 0
+    needs_address: bool | None = None  # None: all but the pickup kind need one
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.auth import Actor, Permission, StaffActor, require
 from shop.customers.models import StaffAccount
-from shop.errors import InvalidInput, NotAllowed, NotFound
+from shop.errors import InputReason, InvalidInput, NotAllowed, NotFound
 from shop.settings import StaffMember, StaffRole
 from shop.staff.audit import audit
 from shop.staff.models import AuditEntry
@@ -73,7 +73,8 @@ class StaffService:
         """Add (or re-activate) a staff member with a role; owners only."""
         require(actor, Permission.STAFF)
         if telegram_id <= 0:
-            raise InvalidInput("a Telegram user id is a positive number")
+            raise InvalidInput("a Telegram user id is a positive number", field="telegram_id",
+                               reason=InputReason.OUT_OF_RANGE, minimum=1)
         self._not_from_settings(telegram_id)
         async with self._sessions.begin() as session:
             row = (await session.execute(select(StaffAccount).where(
@@ -123,7 +124,8 @@ class StaffService:
 
     def _not_from_settings(self, telegram_id: int) -> None:
         if telegram_id in self._configured:
-            raise NotAllowed("this person is listed in STAFF_IDS; change the setting instead")
+            raise NotAllowed("this person is listed in STAFF_IDS; change the setting instead",
+                             reason="staff_setting")
 
     @staticmethod
     async def _active(session: AsyncSession, telegram_id: int) -> StaffAccount:
@@ -131,5 +133,6 @@ class StaffService:
             StaffAccount.telegram_id == telegram_id, StaffAccount.active.is_(True))
             .with_for_update())).scalar_one_or_none()
         if row is None:
-            raise NotFound(f"{telegram_id} is not on the staff")
+            raise NotFound(f"{telegram_id} is not on the staff", what="staff",
+                           ref=telegram_id)
         return row

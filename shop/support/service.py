@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shop.auth import Actor, CustomerActor, Permission, StaffActor, require
 from shop.customers.models import Customer
 from shop.db.base import utcnow
-from shop.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
+from shop.errors import IllegalTransition, InputReason, InvalidInput, NotAllowed, NotFound
 from shop.events.outbox import Topic, publish
 from shop.orders.models import Order
 from shop.orders.transitions import load_order
@@ -48,22 +48,26 @@ def clean_text(raw: str) -> str:
     """Line breaks normalised, control characters dropped (PostgreSQL refuses NUL), trimmed;
     InvalidInput above MAX_TEXT characters."""
     if len(raw) > 4 * MAX_TEXT:  # refuse megabytes before walking them
-        raise InvalidInput(f"the message is too long (at most {MAX_TEXT} characters)")
+        raise InvalidInput(f"the message is too long (at most {MAX_TEXT} characters)",
+                           field="message", reason=InputReason.TOO_LONG, max_length=MAX_TEXT)
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
     text = "".join(c for c in text if c in _KEEP or unicodedata.category(c) != "Cc").strip()
     if len(text) > MAX_TEXT:
-        raise InvalidInput(f"the message is too long (at most {MAX_TEXT} characters)")
+        raise InvalidInput(f"the message is too long (at most {MAX_TEXT} characters)",
+                           field="message", reason=InputReason.TOO_LONG, max_length=MAX_TEXT)
     return text
 
 
 def clean_photos(photo_ids: Sequence[str]) -> list[str]:
     if isinstance(photo_ids, str):
-        raise InvalidInput("photo ids must be a list")
+        raise InvalidInput("photo ids must be a list", field="photos", reason=InputReason.FORMAT)
     if len(photo_ids) > MAX_PHOTOS:
-        raise InvalidInput(f"at most {MAX_PHOTOS} photos can go with one message")
+        raise InvalidInput(f"at most {MAX_PHOTOS} photos can go with one message",
+                           field="photos", reason=InputReason.TOO_MANY, limit=MAX_PHOTOS)
     photos = [p.strip() for p in photo_ids]
     if any(not p or len(p) > MAX_PHOTO_ID for p in photos):
-        raise InvalidInput("a photo id is empty or too long")
+        raise InvalidInput("a photo id is empty or too long", field="photo",
+                           reason=InputReason.FORMAT)
     return photos
 
 
@@ -110,14 +114,16 @@ async def _load_thread(session: AsyncSession, thread_id: int, *, lock: bool) -> 
         query = query.with_for_update()
     thread = (await session.execute(query)).scalar_one_or_none()
     if thread is None:
-        raise NotFound(f"support thread {thread_id} does not exist")
+        raise NotFound(f"support thread {thread_id} does not exist", what="support_thread",
+                       ref=thread_id)
     return thread
 
 
 def _check_reader(actor: Actor, thread: SupportThread) -> None:
     if isinstance(actor, CustomerActor):
         if thread.customer_id != actor.customer_id:
-            raise NotAllowed(f"support thread {thread.id} is not one of your conversations")
+            raise NotAllowed(f"support thread {thread.id} is not one of your conversations",
+                             reason="not_owner", what="support_thread")
         return
     require(actor, Permission.MESSAGES)
 
@@ -141,7 +147,8 @@ class SupportService:
         """
         body, photos = clean_text(text), clean_photos(photo_ids)
         if not body and not photos:
-            raise InvalidInput("write a message or send a photo")
+            raise InvalidInput("write a message or send a photo", field="message",
+                               reason=InputReason.REQUIRED)
         for attempt in range(1, _CREATE_ATTEMPTS + 1):
             try:
                 async with self._sessions.begin() as session:
@@ -159,7 +166,8 @@ class SupportService:
                              order_id: int | None, photos: list[str]) -> SupportMessageView:
         customer = await session.get(Customer, customer_id)
         if customer is None:
-            raise NotFound(f"customer {customer_id} does not exist")
+            raise NotFound(f"customer {customer_id} does not exist", what="customer",
+                           ref=customer_id)
         number: int | None = None
         if order_id is not None:
             order = await load_order(session, order_id, actor=CustomerActor(customer_id),
@@ -201,16 +209,66 @@ class SupportService:
         require(actor, Permission.MESSAGES)
         body = clean_text(text)
         if not body:
-            raise InvalidInput("write the answer first")
+            raise InvalidInput("write the answer first", field="answer",
+                               reason=InputReason.REQUIRED)
         try:
             async with self._sessions.begin() as session:
                 view = await self._post_staff(session, actor, thread_id, body)
         except IntegrityError:
             raise IllegalTransition(
                 f"the customer opened a new conversation while thread {thread_id} was closed; "
-                "answer there", current=ThreadStatus.CLOSED.value, action="reply") from None
+                "answer there", current=ThreadStatus.CLOSED.value, action="reply",
+                subject="support") from None
         self._notify()
         return view
+
+    async def staff_message(self, actor: Actor, customer_id: int, text: str, *,
+                            order_id: int | None = None) -> SupportMessageView:
+        """Staff write to a customer first (about an order, or in general).
+
+        The message joins the customer's open thread on that subject or starts one, so the
+        customer's answer lands in the same conversation. Needs the messages permission;
+        raises NotFound for an unknown customer or order and InvalidInput when the order
+        is someone else's.
+        """
+        require(actor, Permission.MESSAGES)
+        body = clean_text(text)
+        if not body:
+            raise InvalidInput("write the message first")
+        for attempt in range(1, _CREATE_ATTEMPTS + 1):
+            try:
+                async with self._sessions.begin() as session:
+                    thread_id = await self._open_thread(session, customer_id, order_id)
+                    view = await self._post_staff(session, actor, thread_id, body)
+                break
+            except IntegrityError:
+                if attempt == _CREATE_ATTEMPTS:  # lost the race for open_key; join it
+                    raise
+        self._notify()
+        return view
+
+    async def _open_thread(self, session: AsyncSession, customer_id: int,
+                           order_id: int | None) -> int:
+        if await session.get(Customer, customer_id) is None:
+            raise NotFound(f"customer {customer_id} does not exist")
+        if order_id is not None:
+            owner = await session.scalar(select(Order.customer_id).where(Order.id == order_id))
+            if owner is None:
+                raise NotFound(f"order {order_id} does not exist")
+            if owner != customer_id:
+                raise InvalidInput(f"order {order_id} is not customer {customer_id}'s")
+        key = _open_key(customer_id, order_id)
+        thread_id = await session.scalar(
+            select(SupportThread.id).where(SupportThread.open_key == key))
+        if thread_id is not None:
+            return int(thread_id)
+        now = self._clock()
+        thread = SupportThread(customer_id=customer_id, order_id=order_id,
+                               status=ThreadStatus.OPEN.value, open_key=key,
+                               created_at=now, updated_at=now)
+        session.add(thread)
+        await session.flush()
+        return thread.id
 
     async def _post_staff(self, session: AsyncSession, actor: Actor, thread_id: int,
                           body: str) -> SupportMessageView:
@@ -224,7 +282,7 @@ class SupportService:
                 raise IllegalTransition(
                     f"thread {thread_id} is closed and the customer has a newer open "
                     f"thread {newer} on the same subject; answer there",
-                    current=thread.status, action="reply")
+                    current=thread.status, action="reply", subject="support")
             thread.status, thread.open_key = ThreadStatus.OPEN.value, key
         staff_id = actor.telegram_id if isinstance(actor, StaffActor) else None
         now = self._clock()
@@ -263,7 +321,8 @@ class SupportService:
                       limit: int = 20) -> list[ThreadSummary]:
         """Threads, most recently active first: staff see all, a customer only their own."""
         if not 1 <= limit <= MAX_LIST:
-            raise InvalidInput(f"limit must be 1 to {MAX_LIST}")
+            raise InvalidInput(f"limit must be 1 to {MAX_LIST}", field="limit",
+                               reason=InputReason.OUT_OF_RANGE, minimum=1, maximum=MAX_LIST)
         query = _summary_query()
         if isinstance(actor, CustomerActor):
             query = query.where(SupportThread.customer_id == actor.customer_id)
@@ -273,7 +332,8 @@ class SupportService:
             try:
                 wanted = ThreadStatus(status)
             except ValueError:
-                raise InvalidInput(f"unknown thread status {status!r}") from None
+                raise InvalidInput(f"unknown thread status {status!r}", field="status",
+                                   reason=InputReason.FORMAT, value=str(status)) from None
             query = query.where(SupportThread.status == wanted.value)
         query = query.order_by(SupportThread.updated_at.desc(), SupportThread.id.desc())
         async with self._sessions() as session:
@@ -305,12 +365,14 @@ class SupportService:
         (one per staff chat); setting a ref again points it at the newer message."""
         ref = ref.strip()
         if not ref or len(ref) > MAX_REF:
-            raise InvalidInput(f"a message reference of 1 to {MAX_REF} characters is needed")
+            raise InvalidInput(f"a message reference of 1 to {MAX_REF} characters is needed",
+                               field="reference", reason=InputReason.FORMAT, max_length=MAX_REF)
         for attempt in range(1, _CREATE_ATTEMPTS + 1):
             try:
                 async with self._sessions.begin() as session:
                     if await session.get(SupportMessage, message_id) is None:
-                        raise NotFound(f"support message {message_id} does not exist")
+                        raise NotFound(f"support message {message_id} does not exist",
+                                       what="support_message", ref=message_id)
                     row = await session.get(SupportMessageRef, ref)
                     if row is None:
                         session.add(SupportMessageRef(ref=ref, message_id=message_id,

@@ -130,13 +130,22 @@ class TelegramUser:
         return f"chat with {self!r} shows:\n  " + ("\n  ".join(shown) or "(nothing)")
 
     # -- messages -----------------------------------------------------------------------------
-    async def send(self, text: str, *, expect: int = 1, timeout: float | None = None) -> Reply:
-        """Type a message; ``/commands`` carry a ``bot_command`` entity."""
+    async def send(self, text: str, *, expect: int = 1, timeout: float | None = None,
+                   reply_to: ChatMessage | int | None = None) -> Reply:
+        """Type a message; ``/commands`` carry a ``bot_command`` entity; ``reply_to`` makes it
+        a reply to one of the chat's messages (as swiping a message to answer it does)."""
         content: dict[str, Any] = {"text": text}
         command = _COMMAND.match(text)
         if command:
             content["entities"] = [{"type": "bot_command", "offset": 0,
                                     "length": len(command[0])}]
+        if reply_to is not None:
+            target_id = reply_to.message_id if isinstance(reply_to, ChatMessage) else reply_to
+            target = self.server.find_message(self.bot, self.id, target_id)
+            if target is None:
+                raise AssertionError(f"message #{target_id} is not in the chat to reply to")
+            content["reply_to_message"] = {k: v for k, v in target.raw.items()
+                                           if k != "reply_to_message"}
         return await self._message(content, expect, timeout, f"the bot to answer {text!r}")
 
     async def send_photo(self, file_id: str | None = None, caption: str | None = None, *,

@@ -1,0 +1,97 @@
+"""The staff bot on Telegram: dispatcher and handlers, durable alerts from the shop's events,
+the daily summary schedule, long polling until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import BotCommand
+
+from admin_bot.access import StaffMiddleware
+
+# Importing the use-case modules registers their commands, actions and prompt answers.
+from admin_bot.actions import orders, reports, returns, staff, stock, support  # noqa: F401
+from admin_bot.alerts import CONSUMER, TOPICS, StaffAlerts
+from admin_bot.context import AdminDeps
+from admin_bot.handlers import staff_router
+from bot.handlers.render import Renderer
+from bot.i18n import LANGUAGES, Translator
+from shop.bootstrap import Shop
+from shop.db.base import utcnow
+from shop.reports.daily import publish_daily_report
+
+log = logging.getLogger(__name__)
+ALLOWED_UPDATES = ["message", "callback_query"]
+SCHEDULE_EVERY_S = 60.0
+
+
+def command_list(t: Translator) -> list[BotCommand]:
+    return [BotCommand(command=name, description=text) for name, text in (
+        ("start", t("Menu")), ("orders", t("Orders to confirm, to ship, recent")),
+        ("returns", t("Returns to handle")), ("support", t("Conversations with customers")),
+        ("stock", t("Find a product and change its stock")),
+        ("lowstock", t("What is running out")), ("report", t("Sales report with a chart")),
+        ("staff", t("Staff and roles (owners)")), ("cancel", t("Stop what you were typing")))]
+
+
+class AdminBot:
+    def __init__(self, shop: Shop, bot: Bot, *, customer_bot: Bot | None = None,
+                 storage: BaseStorage | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.shop = shop
+        self.bot = bot
+        self.deps = AdminDeps(shop, customer_bot)
+        self.clock = clock
+        self.dispatcher = Dispatcher(storage=storage or MemoryStorage())
+        middleware = StaffMiddleware(self.deps)
+        self.dispatcher.message.outer_middleware(middleware)
+        self.dispatcher.callback_query.outer_middleware(middleware)
+        self.dispatcher.include_router(staff_router(Renderer(bot)))
+        self.alerts = StaffAlerts(self.deps, bot, clock=clock)
+        shop.relay.subscribe(CONSUMER, self.alerts.handle, TOPICS)
+
+    async def set_commands(self) -> None:
+        for language in LANGUAGES:
+            await self.bot.set_my_commands(command_list(Translator(language)),
+                                           language_code=None if language == "en" else language)
+
+    async def schedule_reports(self, stop: asyncio.Event) -> None:
+        """Publish the daily summary event once a day at DAILY_REPORT_HOUR."""
+        hour = self.shop.settings.daily_report_hour
+        if hour is None:
+            return
+        while not stop.is_set():
+            if await publish_daily_report(self.shop.sessions, now=self.clock(), hour=hour,
+                                          timezone=self.shop.settings.shop_timezone):
+                self.shop.relay.wake()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SCHEDULE_EVERY_S)
+
+    async def run_polling(self, stop: asyncio.Event, *, background: bool = True) -> None:
+        """Take updates until `stop` is set. With `background`, also run the shop's event
+        relay (alerts) and sweeper; leave it False when the customer bot already runs them
+        in this process."""
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.set_commands()
+        tasks = [asyncio.create_task(self.schedule_reports(stop))]
+        if background:
+            tasks.append(asyncio.create_task(self.shop.run_background(stop)))
+        polling = asyncio.create_task(self.dispatcher.start_polling(
+            self.bot, handle_signals=False, allowed_updates=ALLOWED_UPDATES,
+            close_bot_session=False))
+        try:
+            await stop.wait()
+        finally:
+            try:
+                await self.dispatcher.stop_polling()
+            except RuntimeError:  # polling never started (stopped at once)
+                polling.cancel()
+            await asyncio.gather(polling, *tasks, return_exceptions=True)
+            await self.bot.session.close()

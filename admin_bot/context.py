@@ -1,0 +1,30 @@
+"""What every staff handler gets: who is acting, in which language and chat, and the shop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram import Bot
+
+from bot.i18n import Translator
+from shop.auth import ROLE_PERMISSIONS, Permission, StaffActor
+from shop.bootstrap import Shop
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    actor: StaffActor
+    t: Translator
+    chat_id: int
+
+    def may(self, permission: Permission) -> bool:
+        """Only for choosing which buttons to show; the core checks again on every action."""
+        return permission in ROLE_PERMISSIONS[self.actor.role]
+
+
+@dataclass(frozen=True, slots=True)
+class AdminDeps:
+    shop: Shop
+    # The customer bot, to fetch photos customers sent (file ids belong to the bot that got
+    # them); None when the customer bot is not configured.
+    customer_bot: Bot | None = None

@@ -1,0 +1,125 @@
+"""Conversation state in Redis (REDIS_URL): two workers of the customer bot, one Redis, one
+database; a customer starts the address step on one worker and finishes it on the other."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import Update
+
+from bot.handlers.storage import make_storage
+from bot.telegram_app import CustomerBot, make_bot
+from shop.demo.loader import load_demo
+from shop.settings import load_settings
+from tests.conftest import Database
+from tests.fakes.telegram_sample_bot import make_bot as make_plain_bot
+from tests.fakes.telegram_server import FakeTelegram
+from tests.support.shop import Clock, make_shop
+from tests.support.telegram import CUSTOMER_TOKEN
+
+ALICE = 2001
+BOT_ID = int(CUSTOMER_TOKEN.split(":")[0])
+
+
+class Balancer:
+    """Hands each update to the worker ``to`` points at, as a load balancer in front of
+    webhook workers would (updates are taken with getUpdates and fed to the dispatcher)."""
+
+    def __init__(self, tg: FakeTelegram, workers: list[CustomerBot]) -> None:
+        self.tg, self.workers = tg, workers
+        self.to = 0
+        self.handled: list[tuple[int, str]] = []
+
+    async def run(self) -> None:
+        fetcher = make_plain_bot(self.tg.base_url, CUSTOMER_TOKEN)
+        offset = 0
+        try:
+            while True:
+                for update in await fetcher.get_updates(offset=offset, timeout=5):
+                    offset = update.update_id + 1
+                    await self.feed(update)
+        finally:
+            await fetcher.session.close()
+
+    async def feed(self, update: Update) -> None:
+        worker = self.workers[self.to]
+        text = update.message.text if update.message and update.message.text else (
+            update.callback_query.data if update.callback_query else "") or ""
+        self.handled.append((self.to, text))
+        await worker.dispatcher.feed_update(worker.bot, update)
+
+
+@asynccontextmanager
+async def two_workers(database: Database, redis_url: str
+                      ) -> AsyncIterator[tuple[FakeTelegram, Balancer]]:
+    async with FakeTelegram() as tg:
+        tg.add_bot(CUSTOMER_TOKEN, "chatshop_test_bot")
+        workers = []
+        for number in range(2):
+            shop = make_shop(database, Clock(), bot_token=CUSTOMER_TOKEN,
+                             telegram_api_base=tg.base_url, redis_url=redis_url)
+            if number == 0:
+                await load_demo(shop)
+            await shop.catalog.load_index()
+            workers.append(CustomerBot(shop, make_bot(CUSTOMER_TOKEN, tg.base_url),
+                                       storage=make_storage(shop.settings)))
+        balancer = Balancer(tg, workers)
+        task = asyncio.create_task(balancer.run())
+        try:
+            yield tg, balancer
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            for worker in workers:
+                await worker.bot.session.close()
+                await worker.dispatcher.storage.close()
+
+
+async def test_the_address_step_started_on_one_worker_is_finished_on_the_other(
+        database: Database, redis_url: str) -> None:
+    async with two_workers(database, redis_url) as (tg, balancer):
+        alice = tg.user(ALICE, "Alice")
+        await alice.send("/start p_classic-tee")
+        await alice.press("M")
+        await alice.press("Black")
+        await alice.press("➕ Add to cart")
+        await alice.send("/cart")
+        asked = await alice.press(re.compile("^✅"))
+        assert "step 1 of 5" in asked.text
+        await alice.send("Ada Lovelace")
+        street = await alice.send("12 Rue de Rivoli")
+        assert "step 3 of 5" in street.text and "Type the city." in street.text
+
+        balancer.to = 1  # the rest reaches the other worker, which never saw this customer
+        city = await alice.send("Paris")
+        assert "step 4 of 5" in city.text and "Ada Lovelace, 12 Rue de Rivoli, Paris" in city.text
+        await alice.send("75001")
+        await alice.send("FR")
+        summary = await alice.press(re.compile("^Courier"))
+        assert "Ada Lovelace, 12 Rue de Rivoli, 75001 Paris, FR" in summary.text
+
+        workers = {worker for worker, _ in balancer.handled}
+        assert workers == {0, 1}
+        assert [text for worker, text in balancer.handled if worker == 1][:3] == [
+            "Paris", "75001", "FR"]
+        client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            keys = set(await client.keys("chatshop:fsm:*"))
+        finally:
+            await client.aclose()
+        assert f"chatshop:fsm:{BOT_ID}:{ALICE}:{ALICE}:data" in keys
+
+
+def test_without_redis_url_the_state_stays_in_the_process() -> None:
+    assert isinstance(make_storage(load_settings(redis_url=None)), MemoryStorage)
+    shared = make_storage(load_settings(redis_url="redis://127.0.0.1:1/0"))
+    assert isinstance(shared, RedisStorage)
+    asyncio.run(shared.close())
