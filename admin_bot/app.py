@@ -21,6 +21,7 @@ from admin_bot.actions import orders, reports, returns, staff, stock, support  #
 from admin_bot.alerts import CONSUMER, TOPICS, StaffAlerts
 from admin_bot.context import AdminDeps
 from admin_bot.handlers import staff_router
+from bot.handlers.polling import poll_until
 from bot.handlers.render import Renderer
 from bot.i18n import LANGUAGES, Translator
 from shop.bootstrap import Shop
@@ -78,20 +79,8 @@ class AdminBot:
         """Take updates until `stop` is set. With `background`, also run the shop's event
         relay (alerts) and sweeper; leave it False when the customer bot already runs them
         in this process."""
-        await self.bot.delete_webhook(drop_pending_updates=False)
         await self.set_commands()
-        tasks = [asyncio.create_task(self.schedule_reports(stop))]
+        companions = [self.schedule_reports(stop)]
         if background:
-            tasks.append(asyncio.create_task(self.shop.run_background(stop)))
-        polling = asyncio.create_task(self.dispatcher.start_polling(
-            self.bot, handle_signals=False, allowed_updates=ALLOWED_UPDATES,
-            close_bot_session=False))
-        try:
-            await stop.wait()
-        finally:
-            try:
-                await self.dispatcher.stop_polling()
-            except RuntimeError:  # polling never started (stopped at once)
-                polling.cancel()
-            await asyncio.gather(polling, *tasks, return_exceptions=True)
-            await self.bot.session.close()
+            companions.append(self.shop.run_background(stop))
+        await poll_until(stop, self.dispatcher, self.bot, ALLOWED_UPDATES, companions)

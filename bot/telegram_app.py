@@ -24,6 +24,7 @@ from bot.handlers.conversation import TELEGRAM, ConversationMiddleware
 from bot.handlers.customer import customer_router
 from bot.handlers.inline import inline_router
 from bot.handlers.payments import payments_router
+from bot.handlers.polling import poll_until
 from bot.handlers.render import Renderer
 from bot.handlers.retry import RetryMiddleware
 from bot.i18n import LANGUAGES, Translator, pick_language
@@ -111,18 +112,6 @@ class CustomerBot:
 
     async def run_polling(self, stop: asyncio.Event) -> None:
         """Take updates by long polling until `stop` is set; events are delivered meanwhile."""
-        await self.bot.delete_webhook(drop_pending_updates=False)
         await self.set_commands()
-        background = asyncio.create_task(self.shop.run_background(stop))
-        polling = asyncio.create_task(self.dispatcher.start_polling(
-            self.bot, handle_signals=False, allowed_updates=ALLOWED_UPDATES,
-            close_bot_session=False))
-        try:
-            await stop.wait()
-        finally:
-            try:
-                await self.dispatcher.stop_polling()
-            except RuntimeError:  # polling never started (stopped at once)
-                polling.cancel()
-            await asyncio.gather(polling, background, return_exceptions=True)
-            await self.bot.session.close()
+        await poll_until(stop, self.dispatcher, self.bot, ALLOWED_UPDATES,
+                         [self.shop.run_background(stop)])

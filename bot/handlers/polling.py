@@ -1,0 +1,36 @@
+"""Long polling for one bot until a stop event, with companion tasks stopped alongside."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+
+
+async def poll_until(stop: asyncio.Event, dispatcher: Dispatcher, bot: Bot,
+                     allowed_updates: Sequence[str],
+                     companions: Sequence[Coroutine[Any, Any, None]] = ()) -> None:
+    """Take updates until `stop` is set while `companions` (which watch `stop` themselves)
+    run beside; then stop polling, wait for everything and close the bot's session."""
+    tasks = [asyncio.create_task(companion) for companion in companions]
+    polling: asyncio.Task[None] | None = None
+    try:
+        await bot.delete_webhook(drop_pending_updates=False)
+        polling = asyncio.create_task(dispatcher.start_polling(
+            bot, handle_signals=False, allowed_updates=list(allowed_updates),
+            close_bot_session=False))
+        await stop.wait()
+    finally:
+        if polling is not None:
+            try:
+                await dispatcher.stop_polling()
+            except RuntimeError:  # polling never started (stopped at once)
+                polling.cancel()
+            tasks.append(polling)
+        if not stop.is_set():  # failed before the stop: end the companions too
+            for task in tasks:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await bot.session.close()
