@@ -47,6 +47,7 @@ TOPIC_PERMISSION: dict[str, Permission] = {
     "payment.problem": Permission.ORDERS,
     "support.message": Permission.MESSAGES,
     "report.daily": Permission.REPORTS,
+    "notification.failed": Permission.MESSAGES,
 }
 TOPICS = tuple(TOPIC_PERMISSION)
 # Older events are not alerted when the staff bot first starts on a shop with a long history
@@ -136,6 +137,9 @@ class StaffAlerts:
                                        support_message_id=int(p["message_id"]))
         if event.topic == "payment.problem":
             return lambda staff: Alert(_payment_problem(staff, p))
+        if event.topic == "notification.failed":
+            customer = await shop.customers.get(int(p["customer_id"]))
+            return lambda staff: Alert(_unreachable(staff, customer.name, p))
         if event.topic == "report.daily":
             # One report for every recipient, built with the system's view of the shop.
             staff = Staff(StaffActor(0, StaffRole.OWNER), Translator(self._language), 0)
@@ -209,3 +213,14 @@ def _payment_problem(staff: Staff, payload: dict[str, object]) -> Screen:
     if payload.get("order_id"):
         buttons = ((Button(t("📋 Open order"), A("o.view", int(str(payload["order_id"])))),),)
     return Screen(Text.lines(*parts), buttons, new_message=True)
+
+
+def _unreachable(staff: Staff, name: str, payload: dict[str, object]) -> Screen:
+    """A customer could not be told something (e.g. WhatsApp refused the message)."""
+    t = staff.t
+    text = Text.lines(
+        Text.of(bold(t("⚠️ A message to {name} could not be delivered", name=name or "?"))),
+        t("Channel: {channel} · about: {topic}", channel=str(payload.get("channel") or ""),
+          topic=str(payload.get("topic") or "")),
+        str(payload.get("reason") or "")[:300])
+    return Screen(text, (), new_message=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from admin_bot.alerts import CONSUMER
 from admin_bot.app import AdminBot
+from shop.events.models import OutboxEvent
 from shop.payments.base import ConfirmedPayment, ProviderName
 from tests.conftest import Database
 from tests.fakes.telegram_users import TelegramUser
@@ -151,3 +152,22 @@ async def test_a_payment_that_does_not_match_its_order_alerts_managers(
         assert f"Order #{order.number}" in text and "did not match" in text
         assert "received 0.01 EUR" in text
         assert "📋 Open order" in manager.buttons()
+
+
+async def test_an_undeliverable_customer_message_is_reported_to_support(
+        database: Database) -> None:
+    async with customer_bot_only(database) as bots:
+        support = bots.staff(SUPPORT_ID, "Sid")
+        customer_info = await bots.shop.customers.get_or_create("whatsapp", "PL.123",
+                                                                name="Zofia")
+        async with staff_bot(bots.server, database, bots.clock) as admin:
+            async with bots.shop.sessions.begin() as session:
+                session.add(OutboxEvent(topic="notification.failed", payload={
+                    "channel": "whatsapp", "customer_id": customer_info.id,
+                    "topic": "order.status_changed", "event_id": 1, "code": 131026,
+                    "reason": "Message undeliverable"}))
+            bots.shop.relay.wake()
+            await bots.server.wait_for(lambda: count(support, "could not be delivered"))
+            await drained(admin)
+        text = next(m.body for m in support.messages() if "could not be delivered" in m.body)
+        assert "Zofia" in text and "Message undeliverable" in text and "whatsapp" in text

@@ -10,8 +10,10 @@ import pytest
 
 from bot.channels.whatsapp import whatsapp_channel
 from bot.channels.whatsapp.client import NotConfigured
+from bot.channels.whatsapp.notify import TemplateConfig
 from shop.cli.run import serve
 from shop.demo.loader import load_demo
+from shop.settings import SettingsError, load_settings
 from tests.conftest import Database
 from tests.fakes.whatsapp_server import FakeWhatsApp
 from tests.support.postgres import free_port
@@ -61,3 +63,12 @@ async def test_whatsapp_is_off_without_settings_and_refuses_half_a_configuration
     half = make_shop(database, Clock(), whatsapp_phone_id="1065", whatsapp_token="EAAx")
     with pytest.raises(NotConfigured, match="WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN"):
         whatsapp_channel(half)
+
+
+def test_template_languages_are_checked_at_start_up() -> None:
+    with pytest.raises(SettingsError, match="WHATSAPP_TEMPLATE_LANGUAGES"):
+        load_settings(whatsapp_template_languages="en=en_US")
+    settings = load_settings(whatsapp_template_languages="en:en_GB, pl:pl")
+    templates = TemplateConfig.from_settings(settings)
+    assert (templates.name, templates.language_for("pl"), templates.language_for("fr")) == (
+        "order_update", "pl", "en_GB")
