@@ -16,6 +16,7 @@ from admin_bot.actions.support import reply_to_thread
 from admin_bot.context import AdminDeps, Staff
 from admin_bot.router import ACTIONS, ANSWERS, COMMANDS, Outcome, Prompt, WithImage
 from admin_bot.screens.menu import menu
+from admin_bot.screens.staff import role_label
 from bot.flows.actions import decode
 from bot.flows.screens import Screen, Text
 from bot.handlers.render import Renderer
@@ -35,7 +36,8 @@ def support_ref(chat_id: int, message_id: int) -> str:
 def error_text(staff: Staff, error: ChatshopError) -> str:
     t = staff.t
     if error.code in ("not_allowed", "not_your_order"):
-        return t("Your role ({role}) may not do this.", role=staff.actor.role)
+        return t("Your role ({role}) may not do this.", role=role_label(staff,
+                                                                        staff.actor.role))
     if error.code == "not_found":
         return t("Not found: {detail}", detail=error.message)
     if error.code == "illegal_transition":

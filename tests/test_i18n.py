@@ -35,7 +35,20 @@ def _ids(catalog: Catalog) -> set[str]:
 
 
 def _fields(text: str) -> set[str]:
+    """The placeholders with their conversion and format spec: "{units:+d}" is "units:+d"."""
+    return {name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            for _, name, spec, conversion in string.Formatter().parse(text) if name is not None}
+
+
+def _names(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+class _Value:
+    """Fills in any placeholder, whatever its format spec ("{units:+d}" too)."""
+
+    def __format__(self, spec: str) -> str:
+        return "x"
 
 
 def test_languages_are_english_french_polish() -> None:
@@ -80,7 +93,7 @@ def test_every_text_is_translated_with_the_same_placeholders(language: str) -> N
             problems.append(f"placeholders {sorted(_fields(translated))} instead of "
                             f"{sorted(_fields(msgid))}: {msgid!r} → {translated!r}")
         try:
-            translated.format(**dict.fromkeys(_fields(msgid), "x"))
+            translated.format(**dict.fromkeys(_names(msgid), _Value()))
         except (ValueError, IndexError, KeyError) as error:
             problems.append(f"cannot be filled in ({error}): {translated!r}")
         if msgid.endswith(" ") != translated.endswith(" "):

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from admin_bot.context import AdminDeps, Staff
 from admin_bot.router import Outcome, Prompt, action, answer, command
-from admin_bot.screens.staff import audit_log, member_card, role_choice, staff_list
+from admin_bot.screens.staff import (
+    audit_log,
+    member_card,
+    role_choice,
+    role_label,
+    staff_list,
+)
 from bot.flows.actions import Action, Arg
 from shop.auth import Permission, require
 from shop.errors import InvalidInput, NotFound
@@ -62,14 +68,14 @@ async def add_with_role(deps: AdminDeps, staff: Staff, act: Action) -> Outcome:
     member = await deps.shop.staff.add(staff.actor, act.int(0), _role(act.args[1]))
     return staff_list(staff, await deps.shop.staff.members(staff.actor), staff.t(
         "{id} added as {role}. They can open this bot now.", id=member.telegram_id,
-        role=member.role))
+        role=role_label(staff, member.role)))
 
 
 @action("st.role")
 async def set_role(deps: AdminDeps, staff: Staff, act: Action) -> Outcome:
     member = await deps.shop.staff.set_role(staff.actor, act.int(0), _role(act.args[1]))
     return staff_list(staff, await deps.shop.staff.members(staff.actor), staff.t(
-        "{id} is now {role}.", id=member.telegram_id, role=member.role))
+        "{id} is now {role}.", id=member.telegram_id, role=role_label(staff, member.role)))
 
 
 @action("st.rm")

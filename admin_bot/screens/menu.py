@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from admin_bot.context import Staff
 from admin_bot.screens.common import A
+from admin_bot.screens.staff import role_label
 from bot.flows.screens import Button, Row, Screen, Text, bold
 from shop.auth import Permission
 
@@ -12,7 +13,7 @@ def menu(staff: Staff, shop_name: str) -> Screen:
     t = staff.t
     lines: list[Text | str] = [
         Text.of(bold(t("{shop} — staff", shop=shop_name))),
-        t("You are signed in as {role}.", role=staff.actor.role), ""]
+        t("You are signed in as {role}.", role=role_label(staff, staff.actor.role)), ""]
     buttons: list[Row] = []
     if staff.may(Permission.ORDERS):
         lines += [t("/orders — orders to confirm, to ship, recent; /order 1042 — one order")]

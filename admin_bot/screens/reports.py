@@ -33,8 +33,9 @@ def report_screen(staff: Staff, report: SalesReport) -> Screen:
                    amount=t.money(report.average_order_value)))
     if report.top_products:
         parts += ["", Text.of(bold(t("Top products")))]
-        parts += [f"{i}. {p.title} — {t('{units} sold', units=p.units)} — "
-                  f"{t.money(p.revenue)}" for i, p in enumerate(report.top_products, 1)]
+        for i, p in enumerate(report.top_products, 1):
+            sold = t("{units} sold", units=p.units)
+            parts.append(f"{i}. {p.title} — {sold} — {t.money(p.revenue)}")
     f = report.funnel
     parts += ["", Text.of(bold(t("Funnel (customers)"))),
               t("searched {searched} → added to cart {cart} → checked out {checkout} → "
