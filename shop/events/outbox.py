@@ -5,7 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.events.models import OutboxEvent
 
@@ -30,3 +31,12 @@ def publish(session: AsyncSession, topic: Topic, payload: dict[str, Any]) -> Non
     Payloads are JSON: ids, numbers, strings. Money goes as minor units plus currency.
     """
     session.add(OutboxEvent(topic=str(topic), payload=payload))
+
+
+async def event_payload(sessions: async_sessionmaker[AsyncSession], event_id: int
+                        ) -> dict[str, Any] | None:
+    """The payload of an outbox event (to redo its effect later), or None if it is gone."""
+    async with sessions() as session:
+        payload: dict[str, Any] | None = await session.scalar(
+            select(OutboxEvent.payload).where(OutboxEvent.id == event_id))
+    return payload

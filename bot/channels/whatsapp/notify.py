@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pywa.types.templates import TemplateLanguage
-from sqlalchemy import select
 
 from bot.channels.whatsapp.render import CAPABILITIES, choices_to_json, render_reply
 from bot.channels.whatsapp.sender import SendFailed
@@ -30,7 +29,7 @@ from bot.flows.notifications import TOPICS as SCREEN_TOPICS
 from bot.flows.payment import receipt_screen
 from bot.flows.screens import Screen
 from bot.i18n import pick_language
-from shop.events.models import OutboxEvent
+from shop.events.outbox import event_payload
 from shop.events.relay import DeliveredEvent, Relay
 from shop.messaging.inbox import Stored
 from shop.settings import Settings
@@ -194,9 +193,7 @@ class Notifier:
     async def _resend_as_template(self, customer_id: int, event_id: int,
                                   topic: str) -> str | None:
         shop = self.channel.shop
-        async with shop.sessions() as session:
-            payload = await session.scalar(select(OutboxEvent.payload).where(
-                OutboxEvent.id == event_id))
+        payload = await event_payload(shop.sessions, event_id)
         customer = await shop.customers.get(customer_id)
         contact = await self.channel.contacts.get(customer_id)
         if payload is None or contact is None:
