@@ -55,6 +55,12 @@ class ChatshopError(Exception):
         return self.code.replace("_", " ")
 
 
+class StorageUnavailable(ChatshopError):
+    """The database could not take a write just now; the caller should have it retried."""
+
+    code = "storage_unavailable"
+
+
 class NotFound(ChatshopError):
     """`what` names the kind of thing ("product", "order", "address" …), `ref` its id or
     handle; `title` the product's name when it exists but is no longer sold."""

@@ -54,6 +54,8 @@ def _headings(t: Translator) -> dict[str, str]:
         "invalid_money": t("Please check the amount."),
         "import_file": t("This file cannot be imported."),
         "export_file": t("The export cannot be written there."),
+        "storage_unavailable": t("Sorry, we could not save that just now. Please try again "
+                                 "in a moment."),
     }
 
 

@@ -17,9 +17,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.db.base import utcnow
+from shop.errors import StorageUnavailable
 from shop.messaging.models import WhatsAppInbound
 
 ERROR_MAX = 300
@@ -67,18 +69,23 @@ class WhatsAppInbox:
 
     async def store(self, items: Sequence[Inbound]) -> list[Stored]:
         """Store the updates of one notification together; returns the ones not seen before,
-        in order. A database error raises, and the notification should be refused (Meta
-        sends it again)."""
+        in order. StorageUnavailable when the database refused: the notification should be
+        refused too (Meta sends it again)."""
         fresh: list[Stored] = []
         now = self._clock()
-        async with self._sessions.begin() as session:
-            for item in items:
-                row_id = await _insert(session, {
-                    "wamid": item.wamid[:200], "status": item.status, "sender": item.sender,
-                    "payload": item.payload, "received_at": now, "attempts": 0})
-                if row_id is not None:
-                    fresh.append(Stored(row_id, item.wamid, item.status, item.sender,
-                                        item.payload, 0))
+        try:
+            async with self._sessions.begin() as session:
+                for item in items:
+                    row_id = await _insert(session, {
+                        "wamid": item.wamid[:200], "status": item.status,
+                        "sender": item.sender, "payload": item.payload, "received_at": now,
+                        "attempts": 0})
+                    if row_id is not None:
+                        fresh.append(Stored(row_id, item.wamid, item.status, item.sender,
+                                            item.payload, 0))
+        except (SQLAlchemyError, OSError) as error:
+            raise StorageUnavailable(f"could not store {len(items)} WhatsApp updates: "
+                                     f"{type(error).__name__}") from error
         return fresh
 
     async def pending(self, limit: int = 500) -> list[Stored]:

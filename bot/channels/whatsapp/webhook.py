@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from pywa import utils as wa_utils
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.whatsapp.split import split_notification
+from shop.errors import StorageUnavailable
 
 if TYPE_CHECKING:
     from bot.channels.whatsapp.channel import WhatsAppChannel
@@ -64,7 +64,7 @@ def add_whatsapp_routes(app: web.Application, channel: WhatsAppChannel) -> None:
         updates = split_notification(body)
         try:
             fresh = await channel.inbox.store(updates)
-        except (SQLAlchemyError, OSError):
+        except StorageUnavailable:
             log.exception("WhatsApp webhook: could not store %d updates; Meta will resend",
                           len(updates))
             return web.Response(status=503, text="Try again")
