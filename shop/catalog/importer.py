@@ -20,6 +20,7 @@ from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.catalog.categories import ensure_category_paths
+from shop.catalog.changes import record_products
 from shop.catalog.csv_native import (
     ParsedProduct,
     ParsedVariant,
@@ -142,6 +143,7 @@ async def import_catalog(
         writer = _Writer(session, plan, report, None if progress is None else
                          lambda done, total: progress(total + done, total * 2))
         await writer.run(file.name)
+        record_products(session, report.changed_product_ids)
         await session.commit()
     report.changed_product_ids.sort()
     report.committed = True

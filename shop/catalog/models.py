@@ -118,3 +118,15 @@ class StockAdjustment(Base):
     # to at or below it: the one moment staff should be alerted.
     crossed_low_threshold: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CatalogChange(Base):
+    """A change other processes' search indexes must pick up: one product (by product or
+    variant id), or the whole catalog when both are NULL (after an import)."""
+
+    __tablename__ = "catalog_changes"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    product_id: Mapped[int | None] = mapped_column(BigInteger)
+    variant_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

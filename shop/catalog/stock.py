@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop.catalog.changes import record_change
 from shop.catalog.models import StockAdjustment, Variant
 from shop.catalog.types import StockChange
 from shop.errors import InputReason, InvalidInput, NotFound, OutOfStock
@@ -118,6 +119,9 @@ async def _record(
     if crossed:
         publish(session, Topic.STOCK_LOW, {"variant_id": variant_id, "sku": sku,
                                            "stock": after, "threshold": threshold})
+    if (after == 0) != (after - delta == 0):
+        # In stock became sold out or back: every worker's search index must hear of it.
+        record_change(session, variant_id=variant_id)
     session.add(
         StockAdjustment(
             variant_id=variant_id,
