@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from shop.catalog.importer import import_catalog
-from shop.catalog.index_sync import IndexSync
+from shop.catalog.index_sync import IndexSync, announce_catalog_change
 from shop.catalog.search import SearchFilters
 from shop.catalog.service import CatalogService
 from shop.catalog.stock import apply_stock_delta
@@ -100,7 +100,7 @@ async def test_redis_announcement_wakes_every_worker_before_its_poll(
         variant = await first.variant(sku="MUG")
         async with database.sessions.begin() as session:
             await apply_stock_delta(session, variant.id, -1, actor="order:1", reason="reserved")
-        await first_sync.announce()
+        await announce_catalog_change(redis_url)  # what `chatshop catalog import` does
 
         async def second_sees_it() -> bool:
             return await _found(second, "enamel mug", IN_STOCK) == []

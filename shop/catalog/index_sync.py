@@ -13,7 +13,6 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,7 +40,6 @@ class IndexSync:
         self._clock = clock
         self._watermark: int | None = None
         self._wake = asyncio.Event()
-        self._redis: Any = None
         self._last_prune: datetime | None = None
         self.subscribed = False  # listening for announcements through Redis
 
@@ -73,17 +71,6 @@ class IndexSync:
             async with self._sessions.begin() as session:
                 await prune_changes(session, before=now - KEEP_CHANGES)
         return refreshed
-
-    async def announce(self) -> None:
-        """Tell the other workers to sync now (after committing a change); best effort."""
-        self._wake.set()
-        if self._redis is None:
-            return
-        try:
-            await self._redis.publish(CHANNEL, "1")
-        except (OSError, ConnectionError) as error:
-            log.warning("could not announce a catalog change through Redis: %s",
-                        type(error).__name__)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sync until ``stop`` is set: at each poll, or at once when woken through Redis."""
@@ -121,7 +108,6 @@ class IndexSync:
 
         assert self._redis_url is not None
         client = aioredis.from_url(self._redis_url)
-        self._redis = client
         delay = 0.5
         try:
             while not stop.is_set():
@@ -142,5 +128,19 @@ class IndexSync:
                         await asyncio.wait_for(stop.wait(), delay)
                     delay = min(delay * 2, 30.0)
         finally:
-            self._redis = None
             await client.aclose()
+
+
+async def announce_catalog_change(redis_url: str) -> None:
+    """Wake every worker's index sync from a process that runs none (the import CLI)."""
+    from redis import asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    client = aioredis.from_url(redis_url)
+    try:
+        await client.publish(CHANNEL, "1")
+    except (RedisError, OSError) as error:
+        log.warning("could not announce the catalog change (%s); workers will see it at "
+                    "their next poll", type(error).__name__)
+    finally:
+        await client.aclose()

@@ -13,6 +13,7 @@ import click
 from shop.bootstrap import Shop
 from shop.catalog.exporter import export_catalog
 from shop.catalog.importer import ImportReport, import_catalog
+from shop.catalog.index_sync import announce_catalog_change
 from shop.catalog.search import SearchFilters
 from shop.cli.support import run_async, settings_from, with_shop
 from shop.money import to_major_str
@@ -84,11 +85,15 @@ def import_(ctx: click.Context, file: Path, fmt: Literal["native", "shopify"],
 
     async def go(shop: Shop) -> ImportReport:
         with progress_bar(f"importing {file.name}") as progress:
-            return await import_catalog(
+            report = await import_catalog(
                 shop.sessions, file, fmt=fmt, currency=settings.shop_currency,
                 low_stock_threshold=settings.low_stock_threshold, progress=progress,
                 dry_run=dry_run,
             )
+        if report.committed and settings.redis_url:
+            # Running workers would see it at their next poll; this makes it immediate.
+            await announce_catalog_change(settings.redis_url)
+        return report
 
     report = run_async(with_shop(settings, go))
     print_report(report, dry_run)
