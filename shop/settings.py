@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from shop.money import is_known_currency
 
+# What Telegram accepts as a webhook secret token.
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./chatshop.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -70,7 +73,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     webhook_base_url: str | None = None
-    webhook_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
     payment_provider_token: SecretStr | None = None
@@ -104,6 +107,17 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = None
     shop_timezone: str = "UTC"
     daily_report_hour: int | None = Field(default=None, ge=0, le=23)
+    # Beyond DESIGN.md's table: logs as JSON lines for a collector, or readable lines.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _log_choice(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return value.upper() if info.field_name == "log_level" else value.lower()
+        return value
 
     @field_validator("staff_ids", mode="before")
     @classmethod
@@ -142,6 +156,22 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/") if value else None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Declared after webhook_base_url, so that one is already validated here.
+        secret = value.get_secret_value() if value is not None else ""
+        if not secret:
+            if info.data.get("webhook_base_url"):
+                raise ValueError("is required in webhook mode (WEBHOOK_BASE_URL is set): "
+                                 "Telegram must prove each update comes from it")
+            return None
+        if not WEBHOOK_SECRET_PATTERN.fullmatch(secret):
+            # Not the value: it is a secret, and errors end up in logs.
+            raise ValueError("must be 1 to 256 characters among A-Z, a-z, 0-9, _ and - "
+                             f"(got {len(secret)} characters)")
+        return value
 
     @field_validator("whatsapp_template_languages")
     @classmethod

@@ -158,7 +158,8 @@ class TerminalChat:
             reply = await respond(self.deps, self.convo, received)
         except Exception:
             # ChatshopError is answered by the router: anything reaching here is a bug.
-            log.exception("terminal chat: %r failed", received)
+            # The input's kind only: its text may be an address or a phone number.
+            log.exception("terminal chat: a %s failed", type(received).__name__)
             self.say(self.convo.t("Sorry, something went wrong. Please try again."))
             return
         self.show(reply)

@@ -13,7 +13,7 @@ from bot.flows.context import Conversation, Deps
 from bot.flows.error_texts import explain
 from bot.flows.inputs import Command, Input, Location, Message, Photo, Press
 from bot.flows.screens import Button, Reply, Screen, Text, rows
-from shop.errors import ChatshopError
+from shop.errors import ChatshopError, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,11 @@ async def respond(deps: Deps, convo: Conversation, received: Input) -> Reply:
     try:
         return await _dispatch(deps, convo, received)
     except ChatshopError as error:
-        log.info("customer %s: %s (%s)", convo.customer_id, error.code, error.message)
+        if isinstance(error, InvalidInput):  # its message may repeat a phone, an address …
+            log.info("customer %s: %s %s (%s)", convo.customer_id, error.code,
+                     error.params.get("field", ""), error.reason)
+        else:
+            log.info("customer %s: %s (%s)", convo.customer_id, error.code, error.message)
         return error_reply(convo, error)
 
 

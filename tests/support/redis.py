@@ -112,6 +112,10 @@ class RedisServer:
         if process.stderr is not None:
             process.stderr.close()
 
+    def kill(self) -> None:
+        """Stop the server but keep its port and directory, for restart() later."""
+        self._kill()
+
     def restart(self) -> None:
         """Stop the server and start an empty one on the same port (clients reconnect)."""
         self._kill()

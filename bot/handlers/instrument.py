@@ -1,0 +1,59 @@
+"""Per-update metrics and log context for a bot's dispatcher: an outer middleware on
+`dispatcher.update` counts and times each update, counts the ones whose handler raised
+(and re-raises), and logs everything inside the update with its `update_id`, `bot` and
+`user_id`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Dispatcher
+from aiogram.types import TelegramObject, Update, User
+from aiogram.types.update import UpdateTypeLookupError
+
+from shop.logs import log_context
+from shop.web.metrics import Metrics
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+def update_type(update: Update) -> str:
+    """`message`, `callback_query`, `pre_checkout_query` … or `unknown`."""
+    try:
+        return update.event_type
+    except UpdateTypeLookupError:
+        return "unknown"
+
+
+class InstrumentMiddleware(BaseMiddleware):
+    """Counts, times and puts in the log context every update one bot handles."""
+
+    def __init__(self, bot_name: str, metrics: Metrics) -> None:
+        self.bot_name = bot_name
+        self.metrics = metrics
+
+    async def __call__(self, handler: Handler, event: TelegramObject,
+                       data: dict[str, Any]) -> Any:
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        user = data.get("event_from_user")
+        user_id = user.id if isinstance(user, User) else None
+        kind = update_type(event)
+        started = time.perf_counter()
+        failed = False
+        try:
+            with log_context(update_id=event.update_id, bot=self.bot_name, user_id=user_id):
+                return await handler(event, data)
+        except Exception:  # counted, then raised on to aiogram's error handling
+            failed = True
+            raise
+        finally:
+            self.metrics.update_handled(self.bot_name, kind, time.perf_counter() - started,
+                                        failed=failed)
+
+
+def instrument(dispatcher: Dispatcher, bot_name: str, metrics: Metrics) -> None:
+    """Count, time and log-tag every update `dispatcher` handles as bot `bot_name`."""
+    dispatcher.update.outer_middleware(InstrumentMiddleware(bot_name, metrics))
