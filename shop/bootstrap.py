@@ -18,6 +18,8 @@ from shop.db.base import utcnow
 from shop.db.engine import create_engine, session_factory
 from shop.db.migrate import upgrade
 from shop.events.relay import Relay
+from shop.events.relay_port import EventRelay
+from shop.events.stream_relay import StreamRelay
 from shop.orders.returns import ReturnService
 from shop.orders.service import OrderService
 from shop.payments.refund_port import ProviderRefunds
@@ -47,7 +49,7 @@ class Shop:
     returns: ReturnService
     support: SupportService
     staff: StaffService
-    relay: Relay
+    relay: EventRelay
     refunds: ProviderRefunds
     stripe: StripeCheckout | None
     reports: ReportService
@@ -71,6 +73,7 @@ class Shop:
                 await asyncio.wait_for(stop.wait(), SWEEP_INTERVAL_S)
 
     async def close(self) -> None:
+        await self.relay.close()
         if self.stripe is not None:
             await self.stripe.aclose()
         await self.engine.dispose()
@@ -91,10 +94,17 @@ def _stripe(settings: Settings) -> StripeCheckout | None:
 
 
 def build_shop(settings: Settings, engine: AsyncEngine, *,
-               clock: Callable[[], datetime] = utcnow, relay: Relay | None = None) -> Shop:
-    """Every service of one shop, sharing one session factory and one event relay."""
+               clock: Callable[[], datetime] = utcnow, relay: EventRelay | None = None
+               ) -> Shop:
+    """Every service of one shop, sharing one session factory and one event relay.
+
+    The relay goes through Redis Streams when ``settings.redis_url`` is set, else it works
+    from the database alone; tests may pass their own.
+    """
     sessions = session_factory(engine)
-    relay = relay or Relay(sessions, clock=clock)
+    if relay is None:
+        relay = (StreamRelay(sessions, settings.redis_url, clock=clock) if settings.redis_url
+                 else Relay(sessions, clock=clock))
     stripe = _stripe(settings)
     refunds = ProviderRefunds(stripe)
     payments = PaymentService(

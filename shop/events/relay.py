@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,13 +41,13 @@ from sqlalchemy.orm import aliased
 
 from shop.db.base import utcnow
 from shop.events.models import EventDelivery, OutboxEvent
+from shop.redaction import describe_error as describe_error  # re-exported for callers
 
 log = logging.getLogger(__name__)
 
 # Receipts written by shop.events.consumers live under this prefix, apart from relay consumers.
 RECEIPT_PREFIX = "once:"
 CONSUMER_NAME_MAX = 60  # event_deliveries.consumer is String(60)
-_ERROR_MAX = 300
 
 
 @dataclass(frozen=True)
@@ -102,6 +101,7 @@ class Relay:
         alert_after_attempts: int = 10,
         gap_grace_s: float = 120.0,
         rescan_interval_s: float = 600.0,
+        expected_errors: tuple[type[Exception], ...] = (),
     ) -> None:
         """Configure the relay; nothing touches the database until the first pass.
 
@@ -109,7 +109,8 @@ class Relay:
         handler may take before it counts as failed. ``jitter`` stretches each backoff by up
         to that fraction (0 for exact schedules). ``gap_grace_s`` and ``rescan_interval_s``
         cover events whose transaction commits after events with higher ids (see
-        ``_advance``).
+        ``_advance``). Handler failures of ``expected_errors`` are retried like any other
+        but logged at DEBUG only: the caller reports them (once per outage, say).
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -127,6 +128,7 @@ class Relay:
         self._alert_after_attempts = alert_after_attempts
         self._gap_grace = timedelta(seconds=gap_grace_s)
         self._rescan_interval = timedelta(seconds=rescan_interval_s)
+        self._expected_errors = expected_errors
         self._subscriptions: dict[str, _Subscription] = {}
         self._wake = asyncio.Event()
         self._backlog = False
@@ -241,6 +243,9 @@ class Relay:
                 )
             total += (fresh or 0) + (unfinished or 0)
         return total
+
+    async def close(self) -> None:
+        """Release resources; this relay holds none beyond the caller's session factory."""
 
     async def _idle(self, stop: asyncio.Event) -> None:
         waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
@@ -445,6 +450,8 @@ class Relay:
                         updated_at=now)
             )
         level = logging.ERROR if attempt >= self._alert_after_attempts else logging.WARNING
+        if isinstance(error, self._expected_errors):
+            level = logging.DEBUG
         # The stack once per event, on its first failure, and without the raw exception text
         # a standard traceback would repeat (error messages can carry URLs with bot tokens).
         stack = "\n" + "".join(traceback.format_tb(error.__traceback__)) if attempt == 1 else ""
@@ -477,25 +484,6 @@ async def insert_delivery(session: AsyncSession, **values: Any) -> int | None:
                             .returning(EventDelivery.id))
         return (await session.execute(sqlite_statement)).scalar_one_or_none()
     raise NotImplementedError(f"event deliveries are not supported on {dialect}")
-
-
-_SECRETS = [
-    re.compile(r"(?<!\d)\d{5,}:[A-Za-z0-9_-]{30,}"),  # Telegram bot token (also inside API URLs)
-    re.compile(r"\b(?:sk|rk|pk|whsec)_[A-Za-z0-9_]{8,}"),  # Stripe keys, webhook secrets
-    re.compile(r"(?<=://)[^/@\s]+@"),  # credentials in URLs
-    re.compile(r"(?i)\bbearer\s+\S+"),
-    re.compile(r"(?i)\b[\w-]*(?:token|secret|password|passwd|api_?key|signature)[\w-]*"
-               r"\s*[=:]\s*[^\s&,;]+"),
-]
-
-
-def describe_error(error: BaseException) -> str:
-    """A short, single-line description of an error with likely secrets masked."""
-    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    for pattern in _SECRETS:
-        text = pattern.sub("[redacted]", text)
-    text = " ".join(text.split())
-    return text if len(text) <= _ERROR_MAX else text[: _ERROR_MAX - 1] + "…"
 
 
 def _delivered(event: OutboxEvent) -> DeliveredEvent:
