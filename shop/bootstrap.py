@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shop.cart.service import CartService
+from shop.catalog.index_sync import IndexSync
 from shop.catalog.service import CatalogService
 from shop.customers.service import CustomerService
 from shop.db.base import utcnow
@@ -53,18 +54,21 @@ class Shop:
     refunds: ProviderRefunds
     stripe: StripeCheckout | None
     reports: ReportService
+    index_sync: IndexSync
     clock: Callable[[], datetime] = utcnow
 
     async def run_background(self, stop: asyncio.Event) -> None:
-        """Deliver events and release expired reservations until `stop` is set."""
+        """Deliver events, release expired reservations and follow catalog changes made by
+        other processes, until `stop` is set."""
         await self.payments.resume_pending_refunds()
-        sweeper = asyncio.create_task(self._sweep(stop))
+        helpers = [asyncio.create_task(self._sweep(stop)),
+                   asyncio.create_task(self.index_sync.run(stop))]
         try:
             await self.relay.run(stop)
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _sweep(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -103,8 +107,9 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
     """
     sessions = session_factory(engine)
     if relay is None:
-        relay = (StreamRelay(sessions, settings.redis_url, clock=clock) if settings.redis_url
-                 else Relay(sessions, clock=clock))
+        lease_s = settings.event_lease_seconds
+        relay = (StreamRelay(sessions, settings.redis_url, clock=clock, lease_s=lease_s)
+                 if settings.redis_url else Relay(sessions, clock=clock, lease_s=lease_s))
     stripe = _stripe(settings)
     refunds = ProviderRefunds(stripe)
     payments = PaymentService(
@@ -117,9 +122,12 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
         ),
         refunds, stripe=stripe, notify=relay.wake, clock=clock,
     )
+    catalog = CatalogService(sessions)
     return Shop(
         settings=settings, engine=engine, sessions=sessions,
-        catalog=CatalogService(sessions),
+        catalog=catalog,
+        # The change log is stamped with the wall clock, so the sync reads it by that clock.
+        index_sync=IndexSync(sessions, catalog, redis_url=settings.redis_url),
         customers=CustomerService(sessions),
         carts=CartService(sessions, currency=settings.shop_currency, clock=clock),
         shipping=ShippingService(sessions),
@@ -145,6 +153,7 @@ async def open_shop(settings: Settings, *, migrate: bool = True, load_index: boo
             await upgrade(engine)
         shop = build_shop(settings, engine, clock=clock)
         if load_index:
+            await shop.index_sync.start_from_now()  # before: a change meanwhile is re-read
             await shop.catalog.load_index()
     except BaseException:
         await engine.dispose()
