@@ -1,5 +1,6 @@
 """The staff bot on Telegram: dispatcher and handlers, durable alerts from the shop's events,
-the daily summary schedule, long polling until stopped."""
+the daily summary schedule; updates by long polling, or by webhook (see
+`bot.handlers.webhook`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand
 
 from admin_bot.access import StaffMiddleware
@@ -21,6 +21,7 @@ from admin_bot.actions import orders, reports, returns, staff, stock, support  #
 from admin_bot.alerts import CONSUMER, TOPICS, StaffAlerts
 from admin_bot.context import AdminDeps
 from admin_bot.handlers import staff_router
+from bot.handlers.in_flight import make_dispatcher
 from bot.handlers.polling import poll_until
 from bot.handlers.render import Renderer
 from bot.i18n import LANGUAGES, Translator
@@ -43,6 +44,9 @@ def command_list(t: Translator) -> list[BotCommand]:
 
 
 class AdminBot:
+    name = "staff"  # its webhook is /telegram/staff
+    allowed_updates = ALLOWED_UPDATES
+
     def __init__(self, shop: Shop, bot: Bot, *, customer_bot: Bot | None = None,
                  storage: BaseStorage | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
@@ -50,7 +54,7 @@ class AdminBot:
         self.bot = bot
         self.deps = AdminDeps(shop, customer_bot)
         self.clock = clock
-        self.dispatcher = Dispatcher(storage=storage or MemoryStorage())
+        self.dispatcher = make_dispatcher(storage)
         middleware = StaffMiddleware(self.deps)
         self.dispatcher.message.outer_middleware(middleware)
         self.dispatcher.callback_query.outer_middleware(middleware)

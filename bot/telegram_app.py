@@ -1,5 +1,5 @@
 """The customer bot on Telegram: bot and dispatcher built once, notifications from the
-shop's events, long polling until stopped."""
+shop's events; updates by long polling, or by webhook (see `bot.handlers.webhook`)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,20 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand
 
 from bot.flows.context import Conversation, Deps, ShopInfo
 from bot.flows.notifications import TOPICS, notification
 from bot.handlers.conversation import TELEGRAM, ConversationMiddleware
 from bot.handlers.customer import customer_router
+from bot.handlers.in_flight import make_dispatcher
 from bot.handlers.inline import inline_router
 from bot.handlers.payments import payments_router
 from bot.handlers.polling import poll_until
@@ -62,12 +62,15 @@ def make_bot(token: str, api_base: str, limiter: SendLimiter | None = None) -> B
 
 
 class CustomerBot:
+    name = "customer"  # its webhook is /telegram/customer
+    allowed_updates = ALLOWED_UPDATES
+
     def __init__(self, shop: Shop, bot: Bot, storage: BaseStorage | None = None) -> None:
         self.shop = shop
         self.bot = bot
         self.deps = deps_for(shop)
         self.renderer = Renderer(bot)
-        self.dispatcher = Dispatcher(storage=storage or MemoryStorage())
+        self.dispatcher = make_dispatcher(storage)
         middleware = ConversationMiddleware(self.deps)
         for observer in (self.dispatcher.message, self.dispatcher.callback_query,
                          self.dispatcher.pre_checkout_query, self.dispatcher.shipping_query):
@@ -110,8 +113,9 @@ class CustomerBot:
             await self.bot.set_my_commands(command_list(Translator(language)),
                                            language_code=None if language == "en" else language)
 
-    async def run_polling(self, stop: asyncio.Event) -> None:
-        """Take updates by long polling until `stop` is set; events are delivered meanwhile."""
+    async def run_polling(self, stop: asyncio.Event, *, background: bool = True) -> None:
+        """Take updates by long polling until `stop` is set. With `background`, the shop's
+        events are delivered meanwhile; leave it False when the caller runs them."""
         await self.set_commands()
-        await poll_until(stop, self.dispatcher, self.bot, ALLOWED_UPDATES,
-                         [self.shop.run_background(stop)])
+        companions = [self.shop.run_background(stop)] if background else []
+        await poll_until(stop, self.dispatcher, self.bot, ALLOWED_UPDATES, companions)

@@ -25,7 +25,10 @@ class ConversationMiddleware(BaseMiddleware):
     """Loads the customer and their conversation for handlers as `convo`, saves it after.
 
     Updates from one customer are handled one at a time, so two quick taps never
-    read and write the same conversation state at once.
+    read and write the same conversation state at once: in this process by the lock below;
+    across worker processes by the dispatcher's Redis event isolation (see
+    `bot.handlers.in_flight.make_dispatcher`), which aiogram takes before this middleware
+    runs, so the two locks are always taken in the same order.
     """
 
     def __init__(self, deps: Deps) -> None:

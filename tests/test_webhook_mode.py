@@ -1,0 +1,220 @@
+"""`chatshop run` in webhook mode: both bots on our HTTP server at /telegram/customer and
+/telegram/staff, fed by the fake Bot API's webhook delivery over real HTTP; secrets checked,
+duplicates skipped, and the updates in hand finished on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from aiogram import Bot
+from aiogram.types import Message, Update
+
+from bot.handlers.in_flight import make_dispatcher
+from bot.handlers.storage import make_storage
+from bot.handlers.update_dedupe import InProcessDedupe, RedisDedupe
+from bot.telegram_app import ALLOWED_UPDATES as CUSTOMER_UPDATES
+from shop.settings import SettingsError, load_settings
+from tests.conftest import Database
+from tests.support.admin import ADMIN_TOKEN, MANAGER_ID, paid_order
+from tests.support.postgres import free_port
+from tests.support.telegram import CUSTOMER_TOKEN, running_customer_bot
+from tests.support.webhooks import WEBHOOK_SECRET, post, serving_webhooks, start_update
+from tests.test_admin_alerts import count
+
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+async def test_both_bots_are_served_by_webhook(database: Database) -> None:
+    async with serving_webhooks(database) as served:
+        server, shop = served.server, served.shop
+        (customer_call,) = server.calls("setWebhook", bot=CUSTOMER_TOKEN)
+        (staff_call,) = server.calls("setWebhook", bot=ADMIN_TOKEN)
+        assert customer_call.params["url"] == served.url("customer")
+        assert staff_call.params["url"] == served.url("staff")
+        assert customer_call.params["secret_token"] == served.secret("customer")
+        assert staff_call.params["secret_token"] == served.secret("staff")
+        assert served.secret("customer") != served.secret("staff")
+        assert WEBHOOK_SECRET not in (served.secret("customer"), served.secret("staff"))
+        assert {"pre_checkout_query", "shipping_query", "message", "callback_query"} <= set(
+            customer_call.params["allowed_updates"])
+        assert set(customer_call.params["allowed_updates"]) == set(CUSTOMER_UPDATES)
+        assert set(staff_call.params["allowed_updates"]) == {"message", "callback_query"}
+        assert not customer_call.params.get("drop_pending_updates")
+
+        alice = server.user(3401, "Alice", bot=CUSTOMER_TOKEN)
+        hello = await alice.send("/start")
+        assert "Welcome to" in hello.text and hello.messages[-1].buttons
+        manager = server.user(MANAGER_ID, "Maria", bot=ADMIN_TOKEN)
+        menu = await manager.send("/start")
+        assert menu.messages and menu.messages[-1].buttons
+
+        # Events still flow: a paid order alerts staff, whose press notifies the customer.
+        order = await paid_order(shop, "3401", {"TEE-MTN-GRY-S": 1})
+        await server.wait_for(lambda: count(manager, f"New paid order #{order.number}"))
+        await manager.press("✅ Confirm")
+        await server.wait_for(lambda: count(alice, f"#{order.number}", "confirmed"))
+        assert not server.calls("getUpdates")
+    # Other workers keep serving: stopping one never deletes the webhooks.
+    assert not server.calls("deleteWebhook")
+    assert server.bot(CUSTOMER_TOKEN).webhook and server.bot(ADMIN_TOKEN).webhook
+
+
+@SQLITE
+async def test_requests_without_the_bots_secret_are_refused(
+        database: Database, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    async with serving_webhooks(database) as served:
+        alice = served.server.user(3402, "Alice", bot=CUSTOMER_TOKEN)
+        update = start_update(served.server, alice.id, 7001)
+        url = served.url("customer")
+        assert await post(url, update) == 401
+        assert await post(url, update, "not-the-secret") == 401
+        assert await post(url, update, served.secret("staff")) == 401
+        assert await post(url, update, WEBHOOK_SECRET) == 401  # the master is not a bot's
+        assert await post(served.url("staff"), update, served.secret("customer")) == 401
+        assert await post(url, b"{not json", served.secret("customer")) == 400
+        assert await post(url, b"\xff\xfe", served.secret("customer")) == 400
+        assert await post(url, {"message": {"text": "no update_id"}},
+                          served.secret("customer")) == 400
+        assert await post(url, b"[1, 2]", served.secret("customer")) == 400
+        # Nothing reached a handler; the same update with the right secret does.
+        await served.shut_down()
+        assert not served.server.calls("sendMessage")
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 9, refusals
+    logged = caplog.text
+    for secret in (served.secret("customer"), served.secret("staff"), WEBHOOK_SECRET,
+                   "not-the-secret"):
+        assert secret not in logged
+
+
+@SQLITE
+async def test_the_right_secret_is_answered_at_once_and_handled(database: Database) -> None:
+    async with serving_webhooks(database) as served:
+        alice = served.server.user(3403, "Alice", bot=CUSTOMER_TOKEN)
+        assert await post(served.url("customer"), start_update(served.server, alice.id, 7002),
+                          served.secret("customer")) == 200
+        await served.server.wait_for(lambda: "Welcome to" in alice.text(), what="the menu")
+
+
+@SQLITE
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+async def test_an_update_delivered_twice_is_handled_once(
+        database: Database, shared: bool, request: pytest.FixtureRequest) -> None:
+    extra = {"redis_url": request.getfixturevalue("redis_url")} if shared else {}
+    async with serving_webhooks(database, **extra) as served:
+        alice = served.server.user(3404, "Alice", bot=CUSTOMER_TOKEN)
+        update = start_update(served.server, alice.id, 7003)
+        secret = served.secret("customer")
+        first, second = await asyncio.gather(post(served.url("customer"), update, secret),
+                                             post(served.url("customer"), update, secret))
+        assert (first, second) == (200, 200)
+        assert await post(served.url("customer"), update, secret) == 200
+        await served.server.wait_for(lambda: "Welcome to" in alice.text(), what="the menu")
+        await served.shut_down()  # waits for every update in hand
+        assert len(served.server.calls("sendMessage", chat_id=alice.id)) == 1
+
+
+async def test_in_process_dedupe_is_bounded() -> None:
+    dedupe = InProcessDedupe(limit=2)
+    assert [await dedupe.first_time(1, n) for n in (10, 11, 10, 12)] == [True, True, False, True]
+    assert await dedupe.first_time(2, 10)  # another bot's update 10
+    assert await dedupe.first_time(1, 10)  # forgotten: only the 2 latest are kept
+
+
+async def test_redis_dedupe_is_shared_and_fails_open(redis_url: str,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    one, two = RedisDedupe.from_url(redis_url), RedisDedupe.from_url(redis_url)
+    try:
+        assert await one.first_time(5, 42)
+        assert not await two.first_time(5, 42)
+        assert await two.first_time(6, 42)
+    finally:
+        await one.close()
+        await two.close()
+    down = RedisDedupe.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        assert await down.first_time(5, 43) and await down.first_time(5, 43)
+    finally:
+        await down.close()
+    assert "duplicate check failed (ConnectionError); handling it" in caplog.text
+
+
+@SQLITE
+@pytest.mark.parametrize("mode", ["webhook", "polling"])
+async def test_shutdown_finishes_the_update_in_hand(database: Database, mode: str) -> None:
+    """SIGTERM while an update waits out a 429: the stop waits for its answer."""
+    if mode == "webhook":
+        async with serving_webhooks(database) as served:
+            server = served.server
+            alice = server.user(3405, "Alice", bot=CUSTOMER_TOKEN)
+            server.fail_next("sendMessage", 429, "Too Many Requests: retry after 1",
+                             retry_after=1, bot=CUSTOMER_TOKEN, chat_id=alice.id)
+            assert await post(served.url("customer"), start_update(server, alice.id, 7004),
+                              served.secret("customer")) == 200
+            await server.wait_for(lambda: server.calls("sendMessage", ok=False),
+                                  what="the 429")
+            await served.shut_down()
+            assert "Welcome to" in alice.text()
+        return
+    async with running_customer_bot(database) as (server, _):
+        alice = server.user(3405, "Alice")
+        server.fail_next("sendMessage", 429, "Too Many Requests: retry after 1",
+                         retry_after=1, chat_id=alice.id)
+        await alice.send("/start", expect=0)
+        await server.wait_for(lambda: server.calls("sendMessage", ok=False), what="the 429")
+    # Leaving the block stopped the bot: polling first, then the update in hand finished.
+    assert "Welcome to" in alice.text()
+
+
+def test_webhook_mode_needs_a_valid_secret() -> None:
+    with pytest.raises(SettingsError, match="setting WEBHOOK_SECRET: is required in webhook"):
+        load_settings(webhook_base_url="https://shop.example")
+    with pytest.raises(SettingsError, match="WEBHOOK_SECRET: must be 1 to 256") as refused:
+        load_settings(webhook_base_url="https://shop.example", webhook_secret="has spaces!")
+    assert "has spaces" not in str(refused.value)
+    with pytest.raises(SettingsError, match="WEBHOOK_SECRET"):
+        load_settings(webhook_base_url="https://shop.example", webhook_secret="x" * 257)
+    settings = load_settings(webhook_base_url="https://shop.example/", webhook_secret="a-Z_9")
+    assert settings.webhook_base_url == "https://shop.example"
+    assert load_settings().webhook_secret is None  # polling needs none
+
+
+
+async def test_redis_isolation_serializes_one_chat_across_workers(redis_url: str) -> None:
+    """Two workers' dispatchers on one Redis: a customer's second update waits for the first."""
+    storage = make_storage(load_settings(redis_url=redis_url))
+    bot = Bot("123456:AAE-fake-customer-token")
+    entered = [asyncio.Event(), asyncio.Event()]
+    release = asyncio.Event()
+    workers = [make_dispatcher(storage), make_dispatcher(storage)]
+    for index, dispatcher in enumerate(workers):
+        async def handler(_: Message, index: int = index) -> None:
+            entered[index].set()
+            if index == 0:
+                await release.wait()
+        dispatcher.message.register(handler)
+
+    def update(update_id: int) -> Update:
+        user = {"id": 3406, "is_bot": False, "first_name": "Alice"}
+        return Update.model_validate({"update_id": update_id, "message": {
+            "message_id": update_id, "from": user, "chat": {"id": 3406, "type": "private"},
+            "date": 0, "text": "hi"}})
+
+    tasks: list[asyncio.Task[object]] = []
+    try:
+        tasks.append(asyncio.create_task(workers[0].feed_update(bot, update(1))))
+        await asyncio.wait_for(entered[0].wait(), 5)
+        tasks.append(asyncio.create_task(workers[1].feed_update(bot, update(2))))
+        with pytest.raises(TimeoutError):  # held off while the first is in hand
+            await asyncio.wait_for(asyncio.shield(entered[1].wait()), 0.5)
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 5)
+        assert entered[1].is_set()
+    finally:
+        release.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await storage.close()
+        await bot.session.close()
