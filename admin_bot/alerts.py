@@ -21,13 +21,15 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import BufferedInputFile, InputMediaPhoto
 
 from admin_bot.actions.reports import daily_report
-from admin_bot.context import AdminDeps, Staff
+from admin_bot.context import AdminDeps, CustomerMedia, Staff
 from admin_bot.handlers import support_ref
 from admin_bot.screens.common import A
 from admin_bot.screens.orders import order_alert
 from admin_bot.screens.returns import return_alert
 from admin_bot.screens.stock import low_stock_alert
 from admin_bot.screens.support import support_alert
+from bot.channels.whatsapp.client import whatsapp_configured
+from bot.channels.whatsapp.media import WhatsAppMedia
 from bot.flows.screens import Button, Row, Screen, Text, bold
 from bot.handlers.render import keyboard, to_html
 from bot.i18n import Translator
@@ -64,6 +66,37 @@ class Alert:
     photos: tuple[str, ...] = ()
     png: bytes | None = None
     support_message_id: int | None = None
+    channel: str = "telegram"  # whose ids the photos are
+
+
+class TelegramMedia:
+    """Photos Telegram customers sent, through the customer bot that received them."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def fetch(self, file_id: str) -> bytes | None:
+        try:
+            info = await self._bot.get_file(file_id)
+            if info.file_path is None:
+                return None
+            data = io.BytesIO()
+            await self._bot.download_file(info.file_path, data)
+        except TelegramBadRequest as error:  # the file is gone: say so, don't retry
+            log.warning("customer photo %s could not be fetched: %s", file_id, error.message)
+            return None
+        return data.getvalue()
+
+
+def media_fetchers(deps: AdminDeps) -> dict[str, CustomerMedia]:
+    """Who fetches each channel's customer photos: the customer bot for Telegram, the Graph
+    API for WhatsApp (when configured), or what the deps give."""
+    found: dict[str, CustomerMedia] = {}
+    if deps.customer_bot is not None:
+        found["telegram"] = TelegramMedia(deps.customer_bot)
+    if "whatsapp" not in deps.media and whatsapp_configured(deps.shop.settings):
+        found["whatsapp"] = WhatsAppMedia(deps.shop.settings)
+    return {**found, **deps.media}
 
 
 Compose = Callable[[Staff], Alert]
@@ -76,6 +109,7 @@ class StaffAlerts:
         self._bot = bot
         self._clock = clock
         self._language = deps.shop.settings.default_language
+        self._media = media_fetchers(deps)
 
     async def handle(self, event: DeliveredEvent) -> None:
         permission = TOPIC_PERMISSION.get(event.topic)
@@ -122,8 +156,9 @@ class StaffAlerts:
         if event.topic == "return.requested":
             ret = await shop.returns.get(SYSTEM, int(p["return_id"]))
             customer = await shop.customers.get(ret.customer_id)
-            photos = ret.photo_ids if customer.channel == "telegram" else ()
-            return lambda staff: Alert(return_alert(staff, ret, customer), photos)
+            photos = tuple(ret.photo_ids)
+            return lambda staff: Alert(return_alert(staff, ret, customer), photos,
+                                       channel=customer.channel)
         if event.topic == "stock.low":
             variant = await shop.catalog.variant(variant_id=int(p["variant_id"]))
             product = await shop.catalog.product(product_id=variant.product_id)
@@ -132,9 +167,10 @@ class StaffAlerts:
                                                        threshold))
         if event.topic == "support.message":
             customer = await shop.customers.get(int(p["customer_id"]))
-            photos = tuple(p.get("photo_ids") or ()) if customer.channel == "telegram" else ()
+            photos = tuple(p.get("photo_ids") or ())
             return lambda staff: Alert(support_alert(staff, p), photos,
-                                       support_message_id=int(p["message_id"]))
+                                       support_message_id=int(p["message_id"]),
+                                       channel=customer.channel)
         if event.topic == "payment.problem":
             return lambda staff: Alert(_payment_problem(staff, p))
         if event.topic == "notification.failed":
@@ -156,7 +192,8 @@ class StaffAlerts:
                 await self._deps.shop.support.set_message_ref(
                     alert.support_message_id, support_ref(chat_id, sent.message_id))
             if alert.photos:
-                await self._send_photos(chat_id, alert.photos[:MAX_PHOTOS], sent.message_id)
+                await self._send_photos(chat_id, alert.channel, alert.photos[:MAX_PHOTOS],
+                                        sent.message_id)
             if alert.png is not None:
                 await self._bot.send_photo(chat_id, BufferedInputFile(alert.png, "report.png"))
         except TelegramForbiddenError:
@@ -166,24 +203,16 @@ class StaffAlerts:
             log.warning("staff chat %s refused the alert for event %s (%s): %s", chat_id,
                         event.id, event.topic, error.message)
 
-    async def _send_photos(self, chat_id: int, file_ids: tuple[str, ...],
+    async def _send_photos(self, chat_id: int, channel: str, file_ids: tuple[str, ...],
                            reply_to: int) -> None:
-        source = self._deps.customer_bot
+        source = self._media.get(channel)
         if source is None:
             return  # the text says how many photos there are
         files = []
         for index, file_id in enumerate(file_ids):
-            try:
-                info = await source.get_file(file_id)
-                data = io.BytesIO()
-                if info.file_path is None:
-                    continue
-                await source.download_file(info.file_path, data)
-            except TelegramBadRequest as error:  # the file is gone: say so, don't retry
-                log.warning("customer photo %s could not be fetched: %s", file_id,
-                            error.message)
-                continue
-            files.append(BufferedInputFile(data.getvalue(), f"photo{index + 1}.jpg"))
+            data = await source.fetch(file_id)
+            if data is not None:
+                files.append(BufferedInputFile(data, f"photo{index + 1}.jpg"))
         if len(files) == 1:
             await self._bot.send_photo(chat_id, files[0], reply_to_message_id=reply_to)
         elif files:

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.flows.actions import Action
 from bot.flows.cart import cart_screen
+from bot.flows.checkout_place import place_fields, place_text
 from bot.flows.context import Conversation, Deps
 from bot.flows.countries import country_code
 from bot.flows.error_texts import error_text
@@ -123,8 +124,25 @@ async def start(deps: Deps, convo: Conversation, _: Action) -> Reply:
 
 @on_action("conew")
 async def new_address(deps: Deps, convo: Conversation, _: Action) -> Reply:
-    progress(convo)["draft"] = {}
+    co = progress(convo)
+    co["draft"] = {}
+    co.pop("place", None)
     return await _ask_field(deps, convo, 0)
+
+
+def _hinted(co: dict[str, Any]) -> list[str]:
+    """The fields a shared place filled in (see checkout_place)."""
+    place = co.get("place")
+    hinted = place.get("fields") if isinstance(place, dict) else None
+    return [f for f in hinted if f in FIELDS] if isinstance(hinted, list) else []
+
+
+def _next_field(co: dict[str, Any], index: int) -> int:
+    """The first field from `index` on still to type: those a place filled are skipped."""
+    hinted, draft = _hinted(co), co.get("draft") or {}
+    while index < len(FIELDS) and FIELDS[index] in hinted and draft.get(FIELDS[index]):
+        index += 1
+    return index
 
 
 async def _ask_field(deps: Deps, convo: Conversation, index: int, problem: str | None = None,
@@ -143,7 +161,9 @@ async def _ask_field(deps: Deps, convo: Conversation, index: int, problem: str |
     }[FIELDS[index]]
     lines: list[Text | str] = [Text.of(bold(t("New address · step {step} of {steps}",
                                               step=index + 1, steps=len(FIELDS))))]
-    typed = [draft[f] for f in FIELDS[:index] if draft.get(f)]
+    hinted = _hinted(co)
+    typed = [draft[f] for i, f in enumerate(FIELDS)
+             if draft.get(f) and (i < index or (f in hinted and i != index))]
     if typed:
         lines.append(Text.of(italic(", ".join(typed))))
     if problem:
@@ -188,26 +208,56 @@ async def typed_field(deps: Deps, convo: Conversation, text: str) -> Reply:
         return await _ask_field(deps, convo, index, error_text(convo.t, bad))
     draft: dict[str, str] = co.setdefault("draft", {})
     draft[field] = getattr(clean, field)
-    if index + 1 < len(FIELDS):
-        return await _ask_field(deps, convo, index + 1)
+    following = _next_field(co, index + 1)
+    if following < len(FIELDS):
+        return await _ask_field(deps, convo, following)
+    return await _save_draft(deps, convo)
+
+
+async def _save_draft(deps: Deps, convo: Conversation) -> Reply:
+    co = progress(convo)
+    draft: dict[str, str] = co.setdefault("draft", {})
+    place = co.get("place") if isinstance(co.get("place"), dict) else {}
+    pin = place.get("pin") if isinstance(place, dict) else None
+    latitude, longitude = pin if isinstance(pin, list) and len(pin) == 2 else (None, None)
     try:
         address = await deps.shop.customers.add_address(convo.customer_id, AddressInput(
-            **{f: draft.get(f, "") for f in FIELDS}))
+            **{f: draft.get(f, "") for f in FIELDS}, latitude=latitude, longitude=longitude))
     except InvalidInput as bad:  # a field lost on the way, or too many saved addresses
         return await _ask_field(deps, convo, 0, error_text(convo.t, bad))
     convo.expect(None)
     co.pop("draft", None)
+    co.pop("place", None)
     return await shipping(deps, convo, address)
 
 
 @on_location_step(STEP)
-async def located(deps: Deps, convo: Conversation, _: Location) -> Reply:
-    # We do not geocode: a shared place cannot fill in the address.
-    index = progress(convo).get("field")
-    return await _ask_field(deps, convo, index if isinstance(index, int)
-                            and 0 <= index < len(FIELDS) else 0,
-                            note=convo.t("Thanks for the location! We cannot read an address "
-                                         "from it, so please type the address."))
+async def located(deps: Deps, convo: Conversation, place: Location) -> Reply:
+    """A place shared while typing the address: what its text clearly says fills the fields
+    not typed yet, its coordinates are kept for the courier, and only what is missing is
+    asked (see checkout_place)."""
+    t = convo.t
+    co = progress(convo)
+    current = co.get("field")
+    index = current if isinstance(current, int) and 0 <= current < len(FIELDS) else 0
+    draft: dict[str, str] = co.setdefault("draft", {})
+    found = place_fields(place.address)
+    # Fields before the current step were typed by the customer: the place does not
+    # overwrite them; the recipient's name never comes from a place.
+    filled = [f for i, f in enumerate(FIELDS) if i >= index and f != "name" and f in found]
+    for field in filled:
+        draft[field] = found[field]
+    co["place"] = {"pin": [place.latitude, place.longitude], "fields": filled}
+    if not filled:
+        return await _ask_field(deps, convo, index, note=t(
+            "Thanks for the location! We keep it for the courier, but we cannot read an "
+            "address from it, so please type the address."))
+    following = _next_field(co, index)
+    if following >= len(FIELDS):
+        return await _save_draft(deps, convo)
+    shown = place_text(place.name, place.address)
+    return await _ask_field(deps, convo, following, note=t(
+        "Thanks! From your location: {place}. Type only what is missing.", place=shown))
 
 
 @on_action("coaddr")

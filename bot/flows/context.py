@@ -20,6 +20,9 @@ class Capabilities:
     # A pressed button's message is replaced by the answer (Telegram), so a screen's photo
     # changing page after page costs no new messages.
     edits_in_place: bool = False
+    # Customers pay on a web page we link to, never by a button in the chat (WhatsApp): with
+    # no Stripe, the test provider's signed page; its receipt arrives through the events.
+    payment_pages: bool = False
 
 
 @dataclass

@@ -33,6 +33,8 @@ class Photo:
 class Location:
     latitude: float
     longitude: float
+    name: str = ""     # a place's name and address, when the channel sends them (WhatsApp)
+    address: str = ""
 
 
 Input = Command | Message | Press | Photo | Location

@@ -1,8 +1,12 @@
 """Paying for an order and the receipt.
 
 The payment step picks what the channel can take: a native invoice (Telegram card or Stars,
-built by the payment service), else a Stripe Checkout link, else the built-in test provider
-(`paytest:<order_id>`), so the demo and the terminal can buy something with no account.
+built by the payment service), else a Stripe Checkout link, else the built-in test provider,
+so the demo and the terminal can buy something with no account: a signed link to its payment
+page on channels whose customers pay on web pages (`payment_pages`: WhatsApp, where a link is
+how every payment works and the receipt comes from the `order.paid` event), else a button
+paying in the chat (`paytest:<order_id>`: Telegram without a provider token, the terminal,
+which has no browser).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from bot.flows.context import Conversation, Deps
 from bot.flows.router import menu_button, on_action
 from bot.flows.screens import Button, Reply, Row, Screen, Text, bold, italic, rows
 from shop.errors import ProviderError
+from shop.messaging.test_payment import test_payment_link
 from shop.money import Money
 from shop.orders.states import OrderStatus
 from shop.orders.types import OrderView
@@ -88,8 +93,17 @@ async def payment_step(deps: Deps, convo: Conversation, order: OrderView, *,
             rows(Button(t("💳 Pay {total}", total=t.money(order.total)), url=link.url),
                  Button(t("📦 Order status"), A("order", order.id)), after),
             new_message=True))
+    test_note = Text.of(italic(t("This shop uses a test payment: no money moves.")))
+    if convo.capabilities.payment_pages:
+        url = await test_payment_link(deps.shop, convo.actor, order.id)
+        return Reply.of(Screen(
+            Text.lines(*head, t("Pay on the payment page; we tell you here as soon as the "
+                                "payment arrives."), test_note),
+            rows(Button(t("💳 Pay {total} (test)", total=t.money(order.total)), url=url),
+                 Button(t("📦 Order status"), A("order", order.id)), after),
+            new_message=True))
     return Reply.of(Screen(
-        Text.lines(*head, Text.of(italic(t("This shop uses a test payment: no money moves.")))),
+        Text.lines(*head, test_note),
         rows(Button(t("💳 Pay {total} (test)", total=t.money(order.total)),
                     A("paytest", order.id)), after),
         new_message=True))
@@ -153,6 +167,8 @@ async def pay_test(deps: Deps, convo: Conversation, action: Action) -> Reply:
     order = await orders.order(convo.actor, action.int(0))  # NotYourOrder for a forged id
     if order.status != OrderStatus.AWAITING_PAYMENT:
         return await settled_screen(deps, convo, order)
+    if convo.capabilities.payment_pages:  # an old button: this channel pays on the page
+        return await payment_step(deps, convo, order, fresh=False)
     token = await payments.test_confirmation(convo.actor, order.id)
     result = await payments.confirm_test_payment(token)
     order = await orders.order(convo.actor, order.id)

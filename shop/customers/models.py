@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.db.base import Base, BigIntPK, UTCDateTime, utcnow
@@ -40,6 +40,9 @@ class Address(Base):
     postcode: Mapped[str] = mapped_column(String(20))
     country: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
     phone: Mapped[str | None] = mapped_column(String(40))
+    # A place the customer shared while typing the address (migration 0009), for the courier.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Deleting an address a past order used must not rewrite that order (orders

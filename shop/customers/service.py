@@ -107,7 +107,18 @@ def validate_address(data: AddressInput) -> AddressInput:
         postcode=parse_postcode(data.postcode),
         country=parse_country(data.country),
         phone=parse_phone(data.phone) if data.phone and data.phone.strip() else None,
+        **_coordinates(data.latitude, data.longitude),
     )
+
+
+def _coordinates(latitude: float | None, longitude: float | None) -> dict[str, float | None]:
+    """Both coordinates or neither, each within its range: a place that is off is dropped
+    (it is only a hint for the courier), never a reason to refuse the address."""
+    if latitude is None or longitude is None:
+        return {"latitude": None, "longitude": None}
+    if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0):
+        return {"latitude": None, "longitude": None}
+    return {"latitude": round(float(latitude), 6), "longitude": round(float(longitude), 6)}
 
 
 def _info(row: Customer) -> CustomerInfo:
@@ -135,6 +146,8 @@ def _address_info(row: Address) -> AddressInfo:
         country=row.country,
         phone=row.phone,
         last_used_at=row.last_used_at,
+        latitude=row.latitude,
+        longitude=row.longitude,
     )
 
 
@@ -274,7 +287,8 @@ class CustomerService:
                 )
             row = Address(customer_id=customer_id, name=clean.name, street=clean.street,
                           city=clean.city, postcode=clean.postcode, country=clean.country,
-                          phone=clean.phone)
+                          phone=clean.phone, latitude=clean.latitude,
+                          longitude=clean.longitude)
             session.add(row)
             await session.flush()
             return _address_info(row)

@@ -73,6 +73,9 @@ class AddressInput:
     postcode: str
     country: str
     phone: str | None = None
+    # Where the customer said they are (a place shared in the chat), for the courier.
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,8 @@ class AddressInfo:
     country: str
     phone: str | None
     last_used_at: datetime
+    latitude: float | None = None
+    longitude: float | None = None
 
     @property
     def one_line(self) -> str:

@@ -1,4 +1,4 @@
-"""Tables of the WhatsApp channel (migration 0007)."""
+"""Tables of the WhatsApp channel (migrations 0007 and 0009)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ class WhatsAppInbound(Base):
     __table_args__ = (
         UniqueConstraint("wamid", "status"),
         Index("ix_whatsapp_inbound_pending", "processed_at", "id"),
+        Index("ix_whatsapp_inbound_sender", "sender", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -52,6 +53,10 @@ class WhatsAppInbound(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The worker handling the update and until when (several workers share one database);
+    # after the lease another worker may take it over.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WhatsAppOutbound(Base):

@@ -1,4 +1,5 @@
-"""Signed tokens: invoice payloads naming an order, and the test provider's confirmations.
+"""Signed tokens: invoice payloads naming an order, the test provider's confirmations and its
+payment page links.
 
 Both are HMAC-SHA256 under a key only the shop has, so a forged or altered
 token is refused before anything else is looked at.
@@ -64,3 +65,18 @@ def verify_test_confirmation(key: bytes, token: str) -> TestConfirmation:
         raise PaymentRejected("the payment confirmation's signature does not match",
                               reason="forged")
     return TestConfirmation(int(parts[1]), parts[2], int(parts[3]), parts[4])
+
+
+TEST_LINK_PREFIX = "tl1"
+
+
+def sign_test_link(key: bytes, order_id: int) -> str:
+    """The signature of the test provider's payment page for one order (its URL's `sig`)."""
+    return _mac(key, f"{TEST_LINK_PREFIX}:{order_id}", 40)
+
+
+def verify_test_link(key: bytes, order_id: int, signature: str) -> None:
+    """PaymentRejected unless `signature` is this shop's for the order's payment page."""
+    if not hmac.compare_digest(sign_test_link(key, order_id).encode(),
+                               signature.strip().encode()):
+        raise PaymentRejected("the payment link's signature does not match", reason="forged")

@@ -2,7 +2,8 @@
 
 ``async with FakeWhatsApp() as wa:`` serves ``POST /{version}/{phone_id}/messages`` (to a phone
 with ``to`` or to a business-scoped user id with ``recipient``), ``POST /{version}/{phone_id}/
-media`` (multipart upload) and ``GET /{version}/{media_id}``; checks the ``Authorization:
+media`` (multipart upload), ``GET /{version}/{media_id}`` (the media's URL) and that URL's
+download (bearer only, like Meta's lookaside host); checks the ``Authorization:
 Bearer`` token (190 OAuthException otherwise); answers ``{"messaging_product": "whatsapp",
 "contacts": [{"input", "wa_id"|"user_id"}], "messages": [{"id": "wamid…"}]}`` and refuses what
 the real API refuses, with Meta's codes (see ``whatsapp_limits``). A free-form message while the
@@ -54,6 +55,7 @@ T = TypeVar("T")
 WINDOW = timedelta(hours=24)
 POLL_S = 0.02
 _VERSION = re.compile(r"^v\d+\.\d+$")
+DOWNLOAD_PATH = "/whatsapp_business/attachments/"
 
 
 class FakeWhatsApp:
@@ -93,6 +95,8 @@ class FakeWhatsApp:
         app = web.Application(client_max_size=100 * 1024 * 1024)
         app.router.add_post("/{version}/{phone_id}/messages", self._messages)
         app.router.add_post("/{version}/{phone_id}/media", self._upload)
+        # Before the Graph route it would otherwise match ("/whatsapp_business/attachments").
+        app.router.add_get(DOWNLOAD_PATH, self._download)
         app.router.add_get("/{version}/{media_id}", self._media_url)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -367,10 +371,27 @@ class FakeWhatsApp:
             if media is None:
                 raise unknown_object(request.match_info["media_id"])
             return {"messaging_product": "whatsapp", "id": media.media_id,
-                    "url": f"{self.base_url}/media/{media.media_id}",
+                    "url": f"{self.base_url}{DOWNLOAD_PATH}?mid={media.media_id}&ext=1"
+                           f"&hash={secrets.token_urlsafe(8)}",
                     "mime_type": media.mime_type, "sha256": "", "file_size": len(media.data)}
 
         return await self._answer(request, record, handle)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """The media URL itself (Meta's lookaside host): the bytes, for the bearer only."""
+        record = ApiRequest("GET", request.path, {"mid": request.query.get("mid", "")})
+        self.requests.append(record)
+        self.bump()
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or given.strip() != self.token:
+            record.status = 401
+            return web.Response(status=401, text="Unauthorized")
+        media = self.media.get(request.query.get("mid", ""))
+        if media is None:
+            record.status = 404
+            return web.Response(status=404, text="Not Found")
+        record.status = 200
+        return web.Response(body=media.data, content_type=media.mime_type)
 
     # -- inbound ------------------------------------------------------------------------------
     def inbound_value(self, customer: Customer, message: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from bot.channels.whatsapp.channel import WhatsAppChannel
@@ -117,13 +118,40 @@ async def customer_of(shop: Shop, bsuid: str) -> CustomerActor:
     return CustomerActor((await shop.customers.get_or_create("whatsapp", bsuid)).id)
 
 
-async def buy_with_test_provider(customer: WhatsAppCustomer) -> None:
-    """Greeting → tee in the cart → checkout → the test provider's Pay button (no Stripe)."""
+TEST_PAY = re.compile("^💳")  # "💳 Pay €30.90 (test)", shortened to 20 characters
+PAID = re.compile(r"#\d+ (is paid|est payée|jest opłacone)")
+
+
+async def pay_on_test_page(customer: WhatsAppCustomer) -> str:
+    """Open the test provider's link (a call-to-action button), press Pay on the page, and
+    wait for the receipt in WhatsApp; returns the receipt's text."""
+    url = customer.url(TEST_PAY)
+    before = len(customer.messages())
+    async with httpx.AsyncClient() as http:
+        page = await http.get(url)
+        assert page.status_code == 200 and "<form" in page.text, page.text
+        paid = await http.post(url)
+        assert paid.status_code == 200, paid.text
+    fake = customer.server
+
+    def receipt() -> str | None:
+        return next((m.body for m in customer.messages()[before:] if PAID.search(m.body)),
+                    None)
+
+    found = await fake.wait_for(receipt, what="the receipt in WhatsApp")
+    assert found is not None
+    await fake.settle()
+    return found
+
+
+async def buy_with_test_provider(customer: WhatsAppCustomer) -> str:
+    """Greeting → tee in the cart → checkout → the test provider's signed page (no Stripe) →
+    the receipt; returns the receipt's text."""
     await customer.send("Hi")
     await browse_to_cart(customer)
     await customer.press(re.compile("Go to cart|Voir le panier|Zobacz koszyk"))
     await customer.press(re.compile("✅"))
     await choose_address(customer)
     await customer.press(re.compile("Courier|Coursier|Kurier"))
-    await customer.press(re.compile("💳"))
-    await customer.press(re.compile(r"💳 .*\(test\)"))
+    await customer.press(re.compile("💳"), expect=2)
+    return await pay_on_test_page(customer)

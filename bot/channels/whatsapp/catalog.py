@@ -10,7 +10,6 @@ import logging
 from bot.channels.whatsapp.inbound import CatalogOrder
 from bot.channels.whatsapp.limits import PRODUCTS_MAX, SECTION_TITLE_MAX, shorten
 from bot.channels.whatsapp.outgoing import Outgoing, ProductOut, ProductsOut
-from bot.channels.whatsapp.texts import text
 from bot.flows.cart import cart_screen
 from bot.flows.catalog import PAGE_SIZE
 from bot.flows.context import Conversation, Deps
@@ -58,7 +57,8 @@ class CatalogMessages:
         if not sections:
             return ()
         name = current.path.replace("/", " › ")
-        body = text("catalog_body", convo.language, category=name)
+        body = convo.t("{category}: tap a product to see it and add it to your cart.",
+                       category=name)
         if count == 1:
             return (ProductOut(self.catalog_id, sections[0][1][0], body),)
         return (ProductsOut(self.catalog_id, shorten(name, HEADER_MAX), body, tuple(sections)),)
@@ -83,14 +83,16 @@ class CatalogMessages:
             else:
                 added.append(f"{item.quantity} × {item.sku}")
         lines = []
-        language = convo.language
+        t = convo.t
         if added:
-            lines.append(text("order_added", language, items=", ".join(added)))
+            lines.append(t("From your order, added to the cart: {items}.",
+                           items=", ".join(added)))
         if unknown:
-            lines.append(text("order_unknown", language, skus=", ".join(unknown)))
+            lines.append(t("Not sold here (any more): {skus}.", skus=", ".join(unknown)))
         if sold_out:
-            lines.append(text("order_sold_out", language, items=", ".join(sold_out)))
+            lines.append(t("Sold out or not enough in stock: {items}.",
+                           items=", ".join(sold_out)))
         if not added:
-            lines.append(text("order_nothing", language))
+            lines.append(t("Nothing from that order could be added to your cart."))
         cart = await shop.carts.view(convo.customer_id)
         return Reply.of(cart_screen(convo, cart, note="\n".join(lines)))

@@ -1,8 +1,9 @@
 """The WhatsApp channel: webhook updates in, the same flows as Telegram, screens out.
 
 A notification is verified and split by the webhook route, each update stored once in the
-inbox and answered at once; the updates are then handled in the background, one at a time per
-customer (a lock on the BSUID), a message through pywa's own `webhook_update_handler` (so its
+inbox and answered at once; the updates are then handled in the background (worker.py), one
+at a time and in order per customer (a lease in the inbox across workers, a lock on the BSUID
+within one), a message through pywa's own `webhook_update_handler` (so its
 typed Message / CallbackButton / CallbackSelection reach our handlers), a status by the
 notifier. Conversation state and the latest numbered choices live in `whatsapp_contacts`, so
 any worker, and a restart, continues the same conversation.
@@ -19,7 +20,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from weakref import WeakValueDictionary
 
 from aiohttp import web
 from pywa.handlers import CallbackButtonHandler, CallbackSelectionHandler, MessageHandler
@@ -51,6 +51,7 @@ from bot.channels.whatsapp.render import (
 )
 from bot.channels.whatsapp.sender import BACKOFF_S, Sender, SendFailed
 from bot.channels.whatsapp.webhook import add_whatsapp_routes
+from bot.channels.whatsapp.worker import InboxWorker
 from bot.flows import respond
 from bot.flows.actions import decode
 from bot.flows.context import Conversation, Deps, ShopInfo
@@ -58,16 +59,15 @@ from bot.flows.inputs import Command, Input, Message, Press
 from bot.flows.screens import Reply
 from bot.i18n import pick_language
 from shop.bootstrap import Shop
-from shop.events.relay import describe_error
 from shop.messaging.contacts import WhatsAppContacts
 from shop.messaging.inbox import Stored, WhatsAppInbox
 from shop.messaging.outbound import WhatsAppOutboundLog
+from shop.messaging.test_payment import TestPaymentPages
 
 log = logging.getLogger(__name__)
 # A BSUID starts with the customer's country (`FR.1349…`): a first guess at their language.
 COUNTRY_LANGUAGES = {"FR": "fr", "MC": "fr", "PL": "pl"}
 NAME_MAX = 200
-RETRY_S = (2.0, 10.0, 30.0)  # a failed update again in this process (then at the next start)
 # pywa logs and swallows what a handler raises: the failure is kept here for _process to see.
 _FAILED: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
     "whatsapp_update_failures", default=None)
@@ -97,12 +97,7 @@ class WhatsAppChannel:
         self.sender = Sender(client, self.outbound, backoff=send_backoff)
         self.catalog = CatalogMessages(self.deps, catalog_id or settings.whatsapp_catalog_id)
         self.notifier = Notifier(self, templates or TemplateConfig.from_settings(settings))
-        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._in_hand: set[int] = set()  # stored updates scheduled and not finished
-        self._replying = 0  # messages from customers being answered
-        self._retries: dict[int, int] = {}
-        self._closing = False
+        self.worker = InboxWorker(self.inbox, self._process)
         client.add_handlers(MessageHandler(self._on_message),
                             CallbackButtonHandler(self._on_callback),
                             CallbackSelectionHandler(self._on_callback))
@@ -110,88 +105,55 @@ class WhatsAppChannel:
 
     # -- the webhook side -----------------------------------------------------------------
     def mount(self, app: web.Application) -> None:
-        """Add the webhook routes to our HTTP server."""
+        """Add the webhook routes to our HTTP server, and with no Stripe the test provider's
+        payment page the payment step links to."""
         add_whatsapp_routes(app, self)
+        if self.shop.stripe is None:
+            TestPaymentPages(self.shop).mount(app)
 
     def lock(self, key: str) -> asyncio.Lock:
-        found = self._locks.get(key)
-        if found is None:
-            found = self._locks[key] = asyncio.Lock()
-        return found
+        """The lock on one customer in this process (replies and notifications in turn)."""
+        return self.worker.lock(key)
 
     def schedule(self, rows: list[Stored]) -> None:
-        """Handle stored updates in the background, in order for each customer. After a stop
-        they stay stored, and are handled on the next start."""
-        if self._closing:
-            return
-        for row in rows:
-            if row.id in self._in_hand:  # resumed and delivered at the same time
-                continue
-            self._in_hand.add(row.id)
-            self._replying += not row.status
-            task = asyncio.create_task(self._process(row))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        """Handle stored updates in the background, in order for each customer (see
+        worker.py: leases let several workers share the database)."""
+        self.worker.schedule(rows)
 
     async def _process(self, row: Stored) -> None:
-        async with self.lock(row.sender or row.wamid):
-            failures: list[BaseException] = []
-            _FAILED.set(failures)
-            try:
-                if not await self.inbox.is_pending(row.id):
-                    return
-                if row.status:
-                    await self.notifier.on_status(row)
-                else:
-                    await self.client.webhook_update_handler(json.dumps(row.payload).encode())
-                if failures:
-                    raise failures[0]
-                await self.inbox.done(row.id)
-                self._retries.pop(row.id, None)
-            except Exception as error:
-                # A database or network failure: the row stays pending, tried again soon and
-                # at the next start.
-                log.error("WhatsApp update %s (%s) failed: %s", row.id, row.status or "message",
-                          describe_error(error))
-                with contextlib.suppress(Exception):
-                    await self.inbox.failed(row.id, describe_error(error))
-                self._retry_later(row)
-            finally:
-                self._in_hand.discard(row.id)
-                self._replying -= not row.status
-
-    def _retry_later(self, row: Stored) -> None:
-        attempt = self._retries.get(row.id, 0)
-        if attempt >= len(RETRY_S) or self._closing:
-            self._retries.pop(row.id, None)
-            return
-        self._retries[row.id] = attempt + 1
-        asyncio.get_running_loop().call_later(RETRY_S[attempt], self.schedule, [row])
+        """Handle one stored update; raises what went wrong (the worker retries it)."""
+        failures: list[BaseException] = []
+        _FAILED.set(failures)
+        if row.status:
+            await self.notifier.on_status(row)
+        else:
+            await self.client.webhook_update_handler(json.dumps(row.payload).encode())
+        if failures:
+            raise failures[0]
 
     async def resume(self) -> None:
-        """Handle what was stored but not handled before a stop."""
-        pending = await self.inbox.pending()
-        if pending:
-            log.info("WhatsApp: resuming %d stored updates", len(pending))
-        self.schedule(pending)
+        """Handle what was stored but not handled before a stop (and nobody holds)."""
+        await self.worker.resume()
 
     @property
     def busy(self) -> bool:
         """A customer's message is being answered (statuses do not count)."""
-        return self._replying > 0
+        return self.worker.busy
 
     async def drain(self) -> None:
         """Wait for the updates in hand (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.worker.drain()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Resume stored updates, then serve until `stop` (routes are on the HTTP server)."""
+        """Resume stored updates, then serve until `stop` (routes are on the HTTP server),
+        looking now and then for updates no worker holds."""
         await self.resume()
+        sweeps = asyncio.create_task(self.worker.sweep_until(stop))
         try:
             await stop.wait()
         finally:
-            self._closing = True
+            self.worker.closing = True
+            await sweeps
             await self.drain()
             await self.aclose()
 
@@ -235,7 +197,8 @@ class WhatsAppChannel:
             rendered, keep = await self._answer(convo, contact.choices, received, first)
         except Exception:
             # ChatshopError is answered by the router: anything reaching here is a bug.
-            log.exception("WhatsApp: customer %s: %r failed", customer.id, received)
+            log.exception("WhatsApp: customer %s: %s failed", customer.id,
+                          type(received).__name__)  # not the input: it may be an address
             rendered = Rendered((TextOut(convo.t("Sorry, something went wrong. Please try "
                                                  "again.")),), ())
             keep = True

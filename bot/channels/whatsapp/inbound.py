@@ -80,7 +80,9 @@ def from_message(message: WaMessage) -> Received:
     if message.text is not None:
         return from_text(message.text)
     if message.location is not None:
-        return Location(message.location.latitude, message.location.longitude)
+        place = message.location
+        return Location(place.latitude, place.longitude, str(place.name or ""),
+                        str(place.address or ""))
     if message.image is not None:
         return Photo(str(message.image.id), message.caption or "")
     if message.order is not None:

@@ -1,7 +1,8 @@
 """What the shop tells WhatsApp customers unprompted, within WhatsApp's 24-hour rule.
 
 The same notification screens as Telegram (order confirmed, shipped with tracking, delivered,
-returns, refunds, support answers) plus the receipt of an order paid through a Stripe link.
+returns, refunds, support answers) plus the receipt of an order paid on a payment page (a
+Stripe Checkout link, or the test provider's signed page).
 While the customer wrote in the last 24 hours they go out as free-form messages; outside that
 window as the approved utility template (WHATSAPP_TEMPLATE_ORDER_UPDATE, in the customer's
 language from WHATSAPP_TEMPLATE_LANGUAGES) with the order number and the text on one line.
@@ -30,7 +31,8 @@ from bot.flows.payment import receipt_screen
 from bot.flows.screens import Screen
 from bot.i18n import pick_language
 from shop.events.outbox import event_payload
-from shop.events.relay import DeliveredEvent, Relay
+from shop.events.relay import DeliveredEvent
+from shop.events.relay_port import EventRelay
 from shop.messaging.inbox import Stored
 from shop.settings import Settings
 
@@ -85,15 +87,15 @@ class Notifier:
         self.channel = channel
         self.templates = templates
 
-    def subscribe(self, relay: Relay) -> None:
+    def subscribe(self, relay: EventRelay) -> None:
         relay.subscribe(CONSUMER, self.notify, TOPICS)
 
     async def screen(self, convo: Conversation, topic: str,
                      payload: Mapping[str, Any]) -> Screen | None:
         deps = self.channel.deps
         if topic == "order.paid":
-            if payload.get("provider") == "test":
-                return None  # paid from the chat itself, which showed the receipt
+            # Every payment of a WhatsApp customer happens on a web page (Stripe Checkout or
+            # the test provider's page), never in the chat: the receipt is this message.
             order = await deps.shop.orders.order(SYSTEM, int(payload["order_id"]))
             return receipt_screen(convo, order)
         return await notification(deps, convo, topic, payload)

@@ -44,13 +44,15 @@ from bot.channels.whatsapp.outgoing import (
     Row,
     TextOut,
 )
-from bot.channels.whatsapp.texts import text
 from bot.flows.actions import Action
 from bot.flows.context import Capabilities
 from bot.flows.screens import Screen
+from bot.i18n import Translator
 
-# No native payment sheet: the payment step sends a Stripe Checkout link (or the test provider).
-CAPABILITIES = Capabilities(invoices=False, inline_photos=True, max_buttons=LIST_ROWS_MAX)
+# No native payment sheet: the payment step sends a Stripe Checkout link, or with no Stripe
+# the test provider's signed page; either way the receipt comes from the `order.paid` event.
+CAPABILITIES = Capabilities(invoices=False, inline_photos=True, max_buttons=LIST_ROWS_MAX,
+                            payment_pages=True)
 MORE = "wa.more"  # the adapter's own action: another page of the latest list
 PAGE_ROWS = LIST_ROWS_MAX - 1  # rows per page when paging: one row is left for "More"
 
@@ -124,21 +126,23 @@ def unique_actions(choices: list[Choice]) -> list[Choice]:
 
 def list_page(actions: list[Choice], page: int, language: str, body: str) -> ListOut:
     """Page `page` (1-based, clamped) of a list of action choices."""
+    t = Translator(language)
     unique = unique_actions(actions)
     pages = page_count(unique)
     page = min(max(page, 1), pages)
     if pages == 1:
-        return ListOut(body, text("choose", language), tuple(_row(c) for c in unique))
+        return ListOut(body, t("Choose"), tuple(_row(c) for c in unique))
     shown = unique[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
     rows = [_row(c) for c in shown]
     if page < pages:
         upcoming = unique[page * PAGE_ROWS: (page + 1) * PAGE_ROWS]
-        rows.append(Row(Action.make(MORE, page + 1).encode(), text("more", language),
-                        text("more_desc", language, first=upcoming[0].number,
-                             last=upcoming[-1].number, count=unique[-1].number)))
+        # A list row's title holds 24 characters, its description 72.
+        rows.append(Row(Action.make(MORE, page + 1).encode(), t("More ›"),
+                        t("Choices {first}–{last} of {count}", first=upcoming[0].number,
+                          last=upcoming[-1].number, count=unique[-1].number)))
     else:
-        rows.append(Row(Action.make(MORE, 1).encode(), text("first", language)))
-    return ListOut(body, text("choose", language), tuple(rows))
+        rows.append(Row(Action.make(MORE, 1).encode(), t("‹ First choices")))
+    return ListOut(body, t("Choose"), tuple(rows))
 
 
 def _texts(body: str) -> list[Outgoing]:
@@ -172,7 +176,8 @@ def _actions(body: str | None, photo: str | None, actions: list[Choice], languag
              page: int) -> list[Outgoing]:
     """The action choices as reply buttons or a list page, with whatever body is left."""
     messages: list[Outgoing] = []
-    short = text("choose_body", language)
+    t = Translator(language)
+    short = t("Choose an option:")
     if fits_buttons(actions):
         if body is not None and len(body) > BUTTONS_BODY_MAX:
             messages += ([ImageOut(photo)] if photo else []) + _texts(body)
@@ -217,7 +222,8 @@ def render_more(choices: tuple[Choice, ...], paged: tuple[int, ...], page: int,
     actions = [c for c in choices if c.number in paged]
     pages = page_count(actions)
     page = min(max(page, 1), pages)
-    body = text("page_body", language, page=page, pages=pages)
+    t = Translator(language)
+    body = t("More choices ({page}/{pages}):", page=page, pages=pages)
     return Rendered((list_page(actions, page, language, body),), choices, paged)
 
 

@@ -1,0 +1,209 @@
+"""The built-in test provider's payment page, for channels where customers pay on a web page
+(WhatsApp) while no Stripe is configured: the demo and the tests buy with no account.
+
+`GET /payments/test/{order_id}?sig=…` shows the order's total and a Pay button; a `POST` to
+the same signed URL pays it through the test provider, with the same core call as the in-chat
+test payment (`PaymentService.confirm_test_payment`). The signature is an HMAC of the order id
+under a key the shop keeps in its database, so a forged or altered link gets a 403 page. The
+payment's id is fixed per order, so pressing Pay twice (or two tabs at once) pays once; an
+order already paid, cancelled or expired gets a page that says so. The receipt reaches the
+customer in the chat through the `order.paid` event, like a Stripe payment's.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from babel.core import Locale
+from babel.numbers import format_currency
+
+from shop.auth import CustomerActor, SystemActor
+from shop.errors import NotFound, PaymentRejected
+from shop.money import Money, exponent
+from shop.orders.states import OrderStatus
+from shop.orders.types import OrderView
+from shop.payments import signing
+from shop.payments.recording import Outcome
+from shop.payments.secrets import shop_secret
+from shop.payments.service import TEST_PROVIDER_KEY
+from shop.settings import Settings
+
+if TYPE_CHECKING:
+    from shop.bootstrap import Shop
+
+log = logging.getLogger(__name__)
+PATH = "/payments/test/{order_id}"
+LINK_KEY = "test_link_key"
+SYSTEM = SystemActor("test_payment_page")
+LANGUAGES = ("en", "fr", "pl")
+
+# (title, text) per page and language; shop/ has no gettext catalogs (they belong to bot/).
+_TEXTS: dict[str, dict[str, tuple[str, str]]] = {
+    "pay": {
+        "en": ("Order #{number}", "Total to pay: {total}. This shop uses a test payment: no "
+                                  "money moves."),
+        "fr": ("Commande #{number}", "Total à payer : {total}. Cette boutique utilise un "
+                                     "paiement de test : aucun argent n'est débité."),
+        "pl": ("Zamówienie #{number}", "Do zapłaty: {total}. Ten sklep używa płatności "
+                                       "testowej: żadne pieniądze nie są pobierane."),
+    },
+    "button": {"en": ("Pay {total} (test)", ""), "fr": ("Payer {total} (test)", ""),
+               "pl": ("Zapłać {total} (test)", "")},
+    "paid": {
+        "en": ("Thank you!", "Order #{number} is paid. The receipt arrives in the chat; you "
+                             "can close this page."),
+        "fr": ("Merci !", "La commande #{number} est payée. Le reçu arrive dans la "
+                          "conversation ; vous pouvez fermer cette page."),
+        "pl": ("Dziękujemy!", "Zamówienie #{number} jest opłacone. Potwierdzenie przyjdzie na "
+                              "czacie; możesz zamknąć tę stronę."),
+    },
+    "cancelled": {
+        "en": ("Order cancelled", "Order #{number} was cancelled (or its reservation "
+                                  "expired), so it cannot be paid. Nothing was charged."),
+        "fr": ("Commande annulée", "La commande #{number} a été annulée (ou sa réservation a "
+                                   "expiré) : elle ne peut plus être payée. Rien n'a été "
+                                   "débité."),
+        "pl": ("Zamówienie anulowane", "Zamówienie #{number} zostało anulowane (lub jego "
+                                       "rezerwacja wygasła), więc nie można go opłacić. Nic "
+                                       "nie zostało pobrane."),
+    },
+    "closed": {
+        "en": ("Nothing to pay", "Order #{number} cannot be paid now. Go back to the chat "
+                                 "to see where it stands."),
+        "fr": ("Rien à payer", "La commande #{number} ne peut pas être payée maintenant. "
+                               "Revenez dans la conversation pour voir où elle en est."),
+        "pl": ("Nic do zapłaty", "Zamówienia #{number} nie można teraz opłacić. Wróć na "
+                                 "czat, aby sprawdzić jego stan."),
+    },
+    "forged": {
+        "en": ("Link not valid", "This payment link is not valid. Use the Pay button in the "
+                                 "chat."),
+        "fr": ("Lien non valide", "Ce lien de paiement n'est pas valide. Utilisez le bouton "
+                                  "Payer dans la conversation."),
+        "pl": ("Nieprawidłowy link", "Ten link do płatności jest nieprawidłowy. Użyj "
+                                     "przycisku Zapłać na czacie."),
+    },
+}
+
+
+def public_base(settings: Settings) -> str:
+    """Where customers reach our HTTP server (as for Stripe's success page)."""
+    return settings.webhook_base_url or f"http://{settings.http_host}:{settings.http_port}"
+
+
+async def test_payment_link(shop: Shop, actor: CustomerActor, order_id: int) -> str:
+    """The signed URL of the test payment page for one of the customer's orders
+    (NotYourOrder for another's)."""
+    order = await shop.orders.order(actor, order_id)
+    key = await shop_secret(shop.sessions, LINK_KEY)
+    path = PATH.format(order_id=order.id)
+    return f"{public_base(shop.settings)}{path}?sig={signing.sign_test_link(key, order.id)}"
+
+
+def _money(amount: Money, language: str) -> str:
+    value = Decimal(amount.minor).scaleb(-exponent(amount.currency))
+    return format_currency(value, amount.currency, locale=Locale.parse(language))
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    key: str
+    language: str
+    number: int | str = ""
+    total: str = ""
+    form: bool = False
+    status: int = 200
+
+    def render(self, shop_name: str) -> web.Response:
+        title, text = _TEXTS[self.key][self.language]
+        values = {"number": self.number, "total": self.total}
+        body = f"<h1>{html.escape(title.format(**values))}</h1>"
+        body += f"<p>{html.escape(text.format(**values))}</p>"
+        if self.form:
+            label = _TEXTS["button"][self.language][0].format(**values)
+            # The form posts to the page's own signed URL (action="" keeps the query).
+            body += (f'<form method="post" action=""><button type="submit">'
+                     f"{html.escape(label)}</button></form>")
+        document = ("<!doctype html><html><head><meta charset=\"utf-8\">"
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                    f"<title>{html.escape(shop_name)}</title></head>"
+                    f'<body lang="{self.language}">{body}</body></html>')
+        return web.Response(text=document, content_type="text/html", status=self.status)
+
+
+class TestPaymentPages:
+    """The page's two routes; mounted by the channels whose customers pay on a web page."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    def __init__(self, shop: Shop) -> None:
+        self.shop = shop
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_get(PATH, self.show)
+        app.router.add_post(PATH, self.pay)
+
+    async def _order(self, request: web.Request) -> tuple[OrderView | None, str]:
+        """The order the signed URL names (None when the link is forged) and the page's
+        language."""
+        raw = request.match_info["order_id"]
+        language = self.shop.settings.default_language
+        if not raw.isdigit() or len(raw) > 18:
+            return None, language
+        order_id = int(raw)
+        key = await shop_secret(self.shop.sessions, LINK_KEY)
+        try:
+            signing.verify_test_link(key, order_id, request.query.get("sig", ""))
+            order = await self.shop.orders.order(SYSTEM, order_id)
+        except (PaymentRejected, NotFound):
+            log.warning("test payment page: refused a link for order %s", order_id)
+            return None, language
+        customer = await self.shop.customers.get(order.customer_id)
+        return order, customer.language if customer.language in LANGUAGES else language
+
+    def _settled(self, order: OrderView, language: str) -> _Page:
+        if order.paid_at is not None and order.status != OrderStatus.CANCELLED:
+            return _Page("paid", language, order.number)
+        if order.status == OrderStatus.CANCELLED or self._expired(order):
+            return _Page("cancelled", language, order.number)
+        return _Page("closed", language, order.number)
+
+    def _expired(self, order: OrderView) -> bool:
+        return (order.status == OrderStatus.AWAITING_PAYMENT and order.expires_at is not None
+                and order.expires_at <= self.shop.clock())
+
+    def _respond(self, page: _Page) -> web.Response:
+        return page.render(self.shop.settings.shop_name)
+
+    async def show(self, request: web.Request) -> web.Response:
+        order, language = await self._order(request)
+        if order is None:
+            return self._respond(_Page("forged", language, status=403))
+        if order.status != OrderStatus.AWAITING_PAYMENT or self._expired(order):
+            return self._respond(self._settled(order, language))
+        return self._respond(_Page("pay", language, order.number,
+                                   _money(order.total, language), form=True))
+
+    async def pay(self, request: web.Request) -> web.Response:
+        order, language = await self._order(request)
+        if order is None:
+            return self._respond(_Page("forged", language, status=403))
+        if order.status != OrderStatus.AWAITING_PAYMENT or self._expired(order):
+            return self._respond(self._settled(order, language))
+        # One payment id per order: a second press, or a second tab, is a duplicate of the
+        # first in the payment ledger, never a second charge.
+        key = await shop_secret(self.shop.sessions, TEST_PROVIDER_KEY)
+        token = signing.sign_test_confirmation(key, signing.TestConfirmation(
+            order.id, f"page{order.id}", order.total.minor, order.total.currency))
+        result = await self.shop.payments.confirm_test_payment(token)
+        log.info("test payment page: order %s %s", order.id, result.outcome)
+        if result.outcome not in (Outcome.PAID, Outcome.DUPLICATE):
+            log.warning("test payment page: order %s not paid: %s", order.id, result.detail)
+        # Paid (now or by the first press), or why not: the order as it now stands.
+        return self._respond(self._settled(await self.shop.orders.order(SYSTEM, order.id),
+                                           language))
