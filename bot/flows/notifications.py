@@ -8,12 +8,16 @@ from typing import Any
 
 from bot.flows.actions import Action
 from bot.flows.context import Conversation, Deps
+from bot.flows.payment import receipt_screen
 from bot.flows.screens import Button, Screen, Text, bold, rows
 from shop.auth import SystemActor
 from shop.money import Money
 
 A = Action.make
-TOPICS = ("order.status_changed", "refund.issued", "return.status_changed", "support.reply")
+TOPICS = ("order.paid", "order.status_changed", "refund.issued", "return.status_changed",
+          "support.reply")
+# Payments made on a web page, not in the chat: the chat has not shown a receipt yet.
+OFF_CHAT_PROVIDERS = frozenset({"stripe"})
 SYSTEM = SystemActor("notifications")
 
 
@@ -34,6 +38,10 @@ async def notification(deps: Deps, convo: Conversation, topic: str,
                       new_message=True)
     order_id = int(payload["order_id"])
     number = payload.get("number")
+    if topic == "order.paid":
+        if payload.get("provider") not in OFF_CHAT_PROVIDERS:
+            return None  # paid in the chat (invoice, test button): the receipt is there
+        return receipt_screen(convo, await deps.shop.orders.order(SYSTEM, order_id))
     if topic == "refund.issued":
         amount = Money(str(payload["currency"]), int(payload["amount"]))
         return Screen(Text.of(t("We refunded {amount} for order #{number}.",
