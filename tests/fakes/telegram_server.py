@@ -65,7 +65,8 @@ class FakeTelegram:
     def __init__(self, *, pre_checkout_timeout: float | None = 10.0,
                  callback_timeout: float | None = None, allow_http_webhooks: bool = True,
                  url_ok: Callable[[str], bool] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_call: Callable[[ApiCall], None] | None = None) -> None:
         self.pre_checkout_timeout, self.callback_timeout = pre_checkout_timeout, callback_timeout
         self.allow_http_webhooks = allow_http_webhooks
         self._url_ok = url_ok or (lambda url: ".invalid/" not in url + "/")
@@ -86,6 +87,9 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self._webhooks = WebhookDelivery(self)
         self._activity: dict[tuple[int, int], int] = {}
+        # Called with each call's record once the call is answered (failed ones too), in the
+        # server's event loop: a benchmark's or a test's way to see calls as they happen.
+        self.on_call = on_call
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> str:
@@ -380,11 +384,16 @@ class FakeTelegram:
         except ApiError as error:
             record.status, record.error = error.code, error.description
             bot.http_429 += error.code == 429
-            self.bump()
+            self._answered(record)
             return error.code, error.body()
         record.result = result
-        self.bump()
+        self._answered(record)
         return 200, {"ok": True, "result": result}
+
+    def _answered(self, record: ApiCall) -> None:
+        if self.on_call is not None:
+            self.on_call(record)
+        self.bump()
 
     def _chat_of(self, values: dict[str, Any]) -> int | None:
         value = values.get("chat_id")
