@@ -23,6 +23,7 @@ import math
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -59,6 +60,21 @@ def _is_chat_action(method: str) -> bool:
             and method not in ("sendchataction", "deletemycommands", "deletewebhook"))
 
 
+@dataclass
+class Hold:
+    """Calls of one method kept waiting (see FakeTelegram.hold)."""
+
+    token: str
+    method: str
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: int = 0
+    dropped: int = 0
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class FakeTelegram:
     """The fake Bot API server plus the controls and records tests use."""
 
@@ -79,6 +95,7 @@ class FakeTelegram:
         self.invoice_links: dict[str, dict[str, Any]] = {}
         self.requests: list[ApiCall] = []
         self._failures: list[tuple[str, InjectedError]] = []
+        self._holds: list[Hold] = []
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
         self.version = 0
@@ -168,6 +185,14 @@ class FakeTelegram:
         token = self.bot(bot).token
         self._failures.append((token, InjectedError(method.lower(), error_code, description,
                                                     retry_after, chat_id)))
+
+    def hold(self, method: str, *, bot: BotRef = None) -> Hold:
+        """Keep every call of ``method`` by this bot waiting, unanswered and unrecorded, until
+        the hold is released: a bot caught in the middle of a call. A call whose client went
+        away meanwhile (a killed worker) is then dropped, as Telegram never saw it."""
+        hold = Hold(self.bot(bot).token, method.lower())
+        self._holds.append(hold)
+        return hold
 
     def url_ok(self, url: str) -> bool:
         """Whether Telegram could fetch this URL (hosts under ``.invalid`` fail)."""
@@ -356,6 +381,15 @@ class FakeTelegram:
             values = await self._params(request)
         except ApiError as error:
             return web.json_response(error.body(), status=error.code)
+        hold = next((h for h in self._holds if h.token == bot.token
+                     and h.method == method.lower()), None)
+        if hold is not None:
+            hold.waiting += 1
+            hold.arrived.set()
+            await hold.released.wait()
+            if request.transport is None or request.transport.is_closing():
+                hold.dropped += 1
+                return web.Response(status=499)
         status, body = await self.call(bot, method, values)
         return web.json_response(body, status=status)
 
