@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,6 +39,7 @@ from sqlalchemy.orm import aliased
 
 from shop.db.base import utcnow
 from shop.events.models import EventDelivery, OutboxEvent
+from shop.events.retry_policy import RetryPolicy
 from shop.redaction import describe_error as describe_error  # re-exported for callers
 
 log = logging.getLogger(__name__)
@@ -118,14 +117,11 @@ class Relay:
             raise ValueError("intervals must be positive")
         self._sessions = sessions
         self._batch_size = batch_size
-        self._max_backoff_s = max_backoff_s
-        self._base_backoff_s = base_backoff_s
-        self._jitter = jitter
+        self._retry = RetryPolicy(base_backoff_s, max_backoff_s, jitter, alert_after_attempts)
         self._poll_interval_s = poll_interval_s
         self._clock = clock
         self._lease = timedelta(seconds=lease_s)
         self._lease_s = lease_s
-        self._alert_after_attempts = alert_after_attempts
         self._gap_grace = timedelta(seconds=gap_grace_s)
         self._rescan_interval = timedelta(seconds=rescan_interval_s)
         self._expected_errors = expected_errors
@@ -438,7 +434,7 @@ class Relay:
         self, consumer: str, event: DeliveredEvent, delivery_id: int, attempt: int,
         error: Exception,
     ) -> None:
-        delay = self._backoff(attempt)
+        delay = self._retry.backoff(attempt)
         message = describe_error(error)
         now = self._clock()
         async with self._sessions.begin() as session:
@@ -449,20 +445,8 @@ class Relay:
                 .values(next_attempt_at=now + timedelta(seconds=delay), last_error=message,
                         updated_at=now)
             )
-        level = logging.ERROR if attempt >= self._alert_after_attempts else logging.WARNING
-        if isinstance(error, self._expected_errors):
-            level = logging.DEBUG
-        # The stack once per event, on its first failure, and without the raw exception text
-        # a standard traceback would repeat (error messages can carry URLs with bot tokens).
-        stack = "\n" + "".join(traceback.format_tb(error.__traceback__)) if attempt == 1 else ""
-        log.log(level, "consumer %s failed on event %d (%s), attempt %d; retrying in %.1fs: %s%s",
-                consumer, event.id, event.topic, attempt, delay, message, stack.rstrip())
-
-    def _backoff(self, attempt: int) -> float:
-        delay = min(self._max_backoff_s, self._base_backoff_s * 2.0 ** min(attempt - 1, 60))
-        if self._jitter:
-            delay *= 1.0 + self._jitter * random.random()
-        return delay
+        self._retry.log_failure(log, consumer, event, attempt, delay, error,
+                                expected=isinstance(error, self._expected_errors))
 
 
 async def insert_delivery(session: AsyncSession, **values: Any) -> int | None:

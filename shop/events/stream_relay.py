@@ -29,11 +29,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import secrets
 import socket
 import time
-import traceback
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -48,8 +46,8 @@ from shop.events.relay import (
     DeliveredEvent,
     Handler,
     Relay,
-    describe_error,
 )
+from shop.events.retry_policy import RetryPolicy
 from shop.events.stream_groups import Consumer, Groups, Retry, entry_order
 from shop.events.stream_outage import Outage, first_of
 from shop.events.stream_store import (
@@ -103,11 +101,8 @@ class StreamRelay:
         self._sessions = sessions
         self._clock = clock
         self._batch_size = batch_size
-        self._base_backoff_s = base_backoff_s
-        self._max_backoff_s = max_backoff_s
-        self._jitter = jitter
+        self._retry = RetryPolicy(base_backoff_s, max_backoff_s, jitter, alert_after_attempts)
         self._lease_s = lease_s
-        self._alert_after_attempts = alert_after_attempts
         self._poll_interval_s = poll_interval_s
         self._block_ms = max(1, int(block_s * 1000))
         self._trim_interval_s = trim_interval_s
@@ -311,32 +306,16 @@ class StreamRelay:
             async with asyncio.timeout(self._lease_s):
                 await consumer.handler(event)
         except Exception as error:
-            delay = self._backoff(attempt)
+            delay = self._retry.backoff(attempt)
             consumer.retries[entry.entry_id] = Retry(
                 entry, attempt, self._clock() + timedelta(seconds=delay))
-            self._log_failure(consumer.name, event, attempt, delay, error)
+            self._retry.log_failure(log, consumer.name, event, attempt, delay, error)
             return False
         await records.record_done(self._sessions, consumer.name, event.id, attempt,
                                   self._clock())
         consumer.retries.pop(entry.entry_id, None)
         await self._groups.ack(consumer, [entry.entry_id])
         return True
-
-    def _log_failure(self, consumer: str, event: DeliveredEvent, attempt: int, delay: float,
-                     error: Exception) -> None:
-        level = logging.ERROR if attempt >= self._alert_after_attempts else logging.WARNING
-        # The stack once per event, without the raw exception text a traceback would repeat
-        # (error messages can carry URLs with bot tokens).
-        stack = "\n" + "".join(traceback.format_tb(error.__traceback__)) if attempt == 1 else ""
-        log.log(level, "consumer %s failed on event %d (%s), attempt %d; retrying in %.1fs: %s%s",
-                consumer, event.id, event.topic, attempt, delay, describe_error(error),
-                stack.rstrip())
-
-    def _backoff(self, attempt: int) -> float:
-        delay = min(self._max_backoff_s, self._base_backoff_s * 2.0 ** min(attempt - 1, 60))
-        if self._jitter:
-            delay *= 1.0 + self._jitter * random.random()
-        return delay
 
     async def _publish_loop(self, stop: asyncio.Event) -> None:
         pause = self._outage.min_pause_s
