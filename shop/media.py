@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 DEMO_SCHEME = "demo:"
@@ -19,8 +20,15 @@ def resolve_image(image_url: str) -> str | Path | None:
     if url.startswith(("https://", "http://")):
         return url
     if url.startswith(DEMO_SCHEME):
-        name = url[len(DEMO_SCHEME):]
-        path = (DEMO_IMAGES / name).resolve()
-        if path.parent == DEMO_IMAGES.resolve() and path.is_file():
-            return path
+        return _demo_image(url[len(DEMO_SCHEME):])
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _demo_image(name: str) -> Path | None:
+    """The packaged demo file (they never change while the shop runs: remembered, which
+    spares resolving the paths for every product card shown)."""
+    path = (DEMO_IMAGES / name).resolve()
+    if path.parent == DEMO_IMAGES.resolve() and path.is_file():
+        return path
     return None

@@ -147,3 +147,20 @@ async def test_address_book_order_archive_and_owner_check(database: Database) ->
             await address_for(session, me.id, work.id)
     with pytest.raises(NotFound):
         await customers.archive_address(me.id, 999_999)
+
+
+async def test_get_or_create_with_max_age_reuses_what_it_read_until_the_profile_changes(
+        database: Database) -> None:
+    now = [100.0]
+    customers = CustomerService(database.sessions, clock=lambda: now[0])
+    first = await customers.get_or_create("telegram", "55", language="fr", max_age=15)
+    async with database.sessions.begin() as session:  # another process changes the row
+        row = (await session.execute(select(Customer).where(Customer.id == first.id))).scalar_one()
+        row.language = "pl"
+    assert (await customers.get_or_create("telegram", "55", max_age=15)).language == "fr"
+    assert (await customers.get_or_create("telegram", "55")).language == "pl"  # no max_age
+    now[0] += 15  # too old: read again
+    assert (await customers.get_or_create("telegram", "55", max_age=15)).language == "pl"
+    # A change made through this service shows at once.
+    await customers.update_profile(first.id, language="de")
+    assert (await customers.get_or_create("telegram", "55", max_age=15)).language == "de"

@@ -32,3 +32,23 @@ async def test_migrations_match_the_models(database: Database) -> None:
 
     async with database.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+async def test_read_only_sessions_read_while_a_writer_holds_the_lock(database: Database) -> None:
+    import asyncio
+
+    from shop.customers.models import Customer
+    from shop.db.engine import read_only
+
+    async with database.sessions.begin() as writer:  # BEGIN IMMEDIATE on SQLite
+        writer.add(Customer(channel="telegram", external_id="1", name="A", language="en"))
+        await writer.flush()
+
+        async def read() -> int:
+            async with read_only(database.sessions) as session:
+                return len((await session.execute(text("SELECT id FROM customers"))).all())
+
+        # An ordinary session would wait (busy_timeout) for the writer to finish.
+        assert await asyncio.wait_for(read(), 5) == 0  # the snapshot before the commit
+    async with read_only(database.sessions) as session:
+        assert len((await session.execute(text("SELECT id FROM customers"))).all()) == 1

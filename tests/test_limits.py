@@ -37,7 +37,9 @@ from bot.telegram_limits import (
     MemoryBuckets,
     SendLimiter,
     TelegramLimits,
+    answering,
     is_limited,
+    is_reply,
     target_of,
 )
 from bot.telegram_limits.policy import Target
@@ -327,3 +329,46 @@ async def test_a_pause_that_starts_while_a_sender_waits_holds_it_too(
     assert clock.slept == [0.1, 5.0]
     assert request.sent[-1][0] == "sendMessage"
     assert request.sent[-1][1] == pytest.approx(1005.1)
+
+
+# -- replies: the chat's bucket only ------------------------------------------------------------
+async def test_a_reply_takes_its_chats_bucket_only(store: BucketStore, clock: FakeClock) -> None:
+    # Six replies in six chats at once: the overall bucket (burst 3, 10/s) holds none of them.
+    assert [approx(await store.reserve(BOT, chat, reply=True)) for chat in range(1, 7)] == [
+        (True, 0.0)] * 6
+    # ...and they did not spend it: unsolicited sends still find its burst of 3.
+    assert [approx(await store.reserve(BOT, chat)) for chat in range(7, 11)] == [
+        (True, 0.0), (True, 0.0), (True, 0.0), (True, 0.1)]
+    # The chat's bucket still counts, replies and unsolicited messages together.
+    assert approx(await store.reserve(BOT, 7, reply=True)) == (True, 0.0)
+    assert approx(await store.reserve(BOT, 7, reply=True)) == (False, 1.0)
+    assert approx(await store.reserve(BOT, 1, reply=True, cost=2)) == (False, 1.0)
+    # A 429 pause holds replies too.
+    await store.pause(BOT, 5)
+    assert approx(await store.reserve(BOT, 20, reply=True)) == (False, 5.0)
+    clock.now += 5.0
+    assert approx(await store.reserve(BOT, 20, reply=True)) == (True, 0.0)
+
+
+async def test_only_sends_to_the_chat_of_the_update_in_hand_are_replies(
+        bot: Bot, clock: FakeClock) -> None:
+    limiter = SendLimiter(MemoryBuckets(LIMITS, clock=clock), sleep=clock.sleep)
+    request = Recorder(clock)
+    assert not is_reply(BOT, 5)
+    with answering(BOT, 5):
+        assert is_reply(BOT, 5)
+        assert not is_reply(BOT, 6) and not is_reply(OTHER_BOT, 5) and not is_reply(BOT, None)
+        for n in range(2):  # the chat's burst, past the overall bucket's: no wait
+            await limiter(request, bot, SendMessage(chat_id=5, text=f"reply {n}"))
+        for chat in (6, 7, 8, 9):  # other chats while handling chat 5's update: unsolicited
+            await limiter(request, bot, SendMessage(chat_id=chat, text="notice"))
+    assert not is_reply(BOT, 5)
+    assert request.sent == [("sendMessage", 1000.0)] * 5 + [
+        ("sendMessage", pytest.approx(1000.1))]
+    # Once the update is handled, a send to its chat is unsolicited again: it waits for the
+    # chat's bucket (the replies spent it) and then for the overall bucket.
+    await limiter(request, bot, SendMessage(chat_id=10, text="a notification"))
+    assert request.sent[-1] == ("sendMessage", pytest.approx(1000.2))
+    await limiter(request, bot, SendMessage(chat_id=5, text="a notification"))
+    assert request.sent[-1] == ("sendMessage", pytest.approx(1001.0))
+    assert limiter.waited_s == pytest.approx(1.0)  # the clock ran from 1000 to 1001

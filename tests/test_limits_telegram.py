@@ -1,6 +1,7 @@
 """The limiter in a real aiogram session against the fake Bot API with Telegram's flood control
 on: bursts arrive whole with no 429, workers sharing Redis share the budget and the pauses,
-and answers to button presses are never held back."""
+answers to button presses are never held back, and replies to the update in hand pass their
+chat's bucket only while everything else also waits for the overall one."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, F, Router
 from aiogram.exceptions import TelegramRetryAfter
+from aiogram.types import Message
 
+from bot.handlers.instrument import instrument
 from bot.telegram_app import make_bot
-from bot.telegram_limits import Bucket, SendLimiter, TelegramLimits
+from bot.telegram_limits import Bucket, Grant, SendLimiter, TelegramLimits
 from bot.telegram_limits.redis_buckets import RedisBuckets
+from shop.web.metrics import Metrics
 from tests.fakes.telegram_sample_bot import make_bot as make_plain_bot
 from tests.fakes.telegram_sample_bot import polling, sample_router
 from tests.fakes.telegram_server import FakeTelegram
@@ -151,3 +155,75 @@ async def test_button_answers_and_edits_are_not_held_back_while_messages_wait(
         with contextlib.suppress(asyncio.CancelledError):
             await held
     await bot.session.close()
+
+
+# -- replies ------------------------------------------------------------------------------------
+STAFF_CHAT = 9000
+# A tight overall bucket (4 a second, burst 1) that would hold six replies for over a second.
+TIGHT = TelegramLimits(overall=Bucket(4, 1), private_chat=Bucket(1, 2))
+
+
+@pytest.fixture(params=["memory", "redis"])
+def tight_limiter(request: pytest.FixtureRequest) -> SendLimiter:
+    if request.param == "memory":
+        return SendLimiter.in_process(TIGHT)
+    return SendLimiter(RedisBuckets.from_url(request.getfixturevalue("redis_url"), TIGHT))
+
+
+def spy_on_reservations(limiter: SendLimiter) -> list[tuple[int | str | None, bool]]:
+    """Records (chat, reply) of every reservation the limiter makes."""
+    seen: list[tuple[int | str | None, bool]] = []
+    reserve = limiter.store.reserve
+
+    async def spy(bot_id: int, chat: int | str | None, cost: int = 1, *,
+                  reply: bool = False) -> Grant:
+        seen.append((chat, reply))
+        return await reserve(bot_id, chat, cost, reply=reply)
+
+    limiter.store.reserve = spy  # type: ignore[method-assign]
+    return seen
+
+
+def replying_router() -> Router:
+    router = Router()
+
+    @router.message(F.text)
+    async def answer(message: Message, bot: Bot) -> None:
+        await message.answer("got it")
+        if message.text == "tell staff":  # a send to another chat while handling: unsolicited
+            await bot.send_message(STAFF_CHAT, f"{message.chat.id} wants help")
+
+    return router
+
+
+async def test_replies_pass_their_chats_bucket_only_and_everything_else_the_overall_one(
+        tg: FakeTelegram, tight_limiter: SendLimiter) -> None:
+    limiter = tight_limiter
+    customers = [tg.user(6000 + n, f"C{n}") for n in range(6)]
+    tg.user(STAFF_CHAT, "Staff")
+    bot = make_bot(TOKEN, tg.base_url, limiter)
+    seen = spy_on_reservations(limiter)
+    dispatcher = Dispatcher()
+    dispatcher.include_router(replying_router())
+    instrument(dispatcher, "customer", Metrics())  # as `chatshop run` does: marks the replies
+    try:
+        async with polling(dispatcher, bot):
+            # Six customers write at once: every answer goes out at once.
+            replies = await asyncio.gather(*(c.send("hello", timeout=5) for c in customers))
+            assert all(r.messages[0].text == "got it" for r in replies)
+            assert sorted(seen) == [(c.id, True) for c in customers]
+            assert limiter.waited_s == 0
+            # A customer asking for help: the answer is a reply, the staff message is not.
+            seen.clear()
+            await customers[0].send("tell staff", expect=1, timeout=5)
+            await tg.wait_for(lambda: tg.chat(STAFF_CHAT), what="the staff message")
+            assert seen == [(customers[0].id, True), (STAFF_CHAT, False)]
+            # Sends outside an update's handling (notifications, broadcasts) are unsolicited,
+            # to the customers' own chats too, and queue at the overall bucket's 4 a second.
+            seen.clear()
+            await asyncio.gather(*(bot.send_message(c.id, "news") for c in customers[1:]))
+            assert sorted(seen) == [(c.id, False) for c in customers[1:]]
+            assert limiter.waited_s > 1.0
+    finally:
+        await bot.session.close()
+        await limiter.close()

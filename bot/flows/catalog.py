@@ -236,9 +236,14 @@ async def add_to_cart(deps: Deps, convo: Conversation, action: Action) -> Reply:
     variant_id, quantity = action.int(0), action.int(1)
     if not 1 <= quantity <= MAX_QUANTITY:
         raise ValueError("quantity")
-    variant = await deps.shop.catalog.variant(variant_id=variant_id)
+    # The cart's add checks the variant (NotFound, inactive, stock) and its line names the
+    # product: one lookup fewer than reading the variant first.
     cart = await deps.shop.carts.add(convo.customer_id, variant_id, quantity)
-    detail = await deps.shop.catalog.product(product_id=variant.product_id)
+    line = next((line for line in cart.lines if line.variant_id == variant_id), None)
+    product_id = (line.product_id if line is not None
+                  else (await deps.shop.catalog.variant(variant_id=variant_id)).product_id)
+    detail = await deps.shop.catalog.product(product_id=product_id)
+    variant = detail.variant(variant_id) or await deps.shop.catalog.variant(variant_id=variant_id)
     values = option_values(detail)
     picked = [values[i].index(value) + 1 for i, (_, value) in enumerate(variant.options)
               if i < len(values)]

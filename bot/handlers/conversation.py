@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 TELEGRAM = Capabilities(invoices=True, inline_photos=True, max_buttons=100,
                         edits_in_place=True)
 STATE_KEY = "flow"
+# How long the customer looked up for an update is reused for the next ones (one lookup
+# fewer per update). A language change in this process shows at once; one made while the
+# customer talks to another worker shows here within this time.
+CUSTOMER_MAX_AGE_S = 15.0
 
 
 class ConversationMiddleware(BaseMiddleware):
@@ -49,7 +53,8 @@ class ConversationMiddleware(BaseMiddleware):
             customer = await self._deps.shop.customers.get_or_create(
                 "telegram", str(user.id), name=user.full_name[:200],
                 language=pick_language(user.language_code,
-                                       self._deps.shop.settings.default_language))
+                                       self._deps.shop.settings.default_language),
+                max_age=CUSTOMER_MAX_AGE_S)
             saved: dict[str, Any] = (await state.get_data()).get(STATE_KEY, {}) if state else {}
             # A deep copy: flows change nested parts in place (the checkout's progress), and
             # a shallow one would share them with `saved`, hiding the change from the

@@ -15,6 +15,7 @@ from bot.flows.actions import decode
 from bot.flows.context import Conversation, Deps
 from bot.flows.inputs import Command, Input, Location, Photo, Press
 from bot.flows.inputs import Message as TextInput
+from bot.handlers.filters import Magic
 from bot.handlers.render import Renderer
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,8 @@ TOAST_MAX = 200
 
 def customer_router(renderer: Renderer) -> Router:
     router = Router(name="customer")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
-    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    router.message.filter(Magic(F.chat.type == ChatType.PRIVATE))
+    router.callback_query.filter(Magic(F.message.chat.type == ChatType.PRIVATE))
 
     async def answer(message: Message, convo: Conversation, deps: Deps,
                      received: Input) -> None:
@@ -36,29 +37,29 @@ def customer_router(renderer: Renderer) -> Router:
                          deps: Deps) -> None:
         await answer(message, convo, deps, Command("start", (command.args or "")[:64]))
 
-    @router.message(F.text.startswith("/"))
+    @router.message(Magic(F.text.startswith("/")))
     async def command(message: Message, convo: Conversation, deps: Deps) -> None:
         head, _, arg = (message.text or "").partition(" ")
         name = head[1:].split("@", 1)[0].lower()
         await answer(message, convo, deps, Command(name, arg.strip()[:64]))
 
-    @router.message(F.text)
+    @router.message(Magic(F.text))
     async def text(message: Message, convo: Conversation, deps: Deps) -> None:
         await answer(message, convo, deps, TextInput(message.text or ""))
 
-    @router.message(F.photo)
+    @router.message(Magic(F.photo))
     async def photo(message: Message, convo: Conversation, deps: Deps) -> None:
         largest = message.photo[-1] if message.photo else None
         if largest is not None:
             await answer(message, convo, deps, Photo(largest.file_id, message.caption or ""))
 
-    @router.message(F.location)
+    @router.message(Magic(F.location))
     async def location(message: Message, convo: Conversation, deps: Deps) -> None:
         if message.location is not None:
             await answer(message, convo, deps, Location(message.location.latitude,
                                                         message.location.longitude))
 
-    @router.message(F.successful_payment.is_(None))
+    @router.message(Magic(F.successful_payment.is_(None)))
     async def anything_else(message: Message, convo: Conversation) -> None:
         # Stickers, voice, video, files, contacts, polls…: say what works instead.
         await message.answer(convo.t("I can read text, button presses and photos. Type what "

@@ -1,7 +1,9 @@
-"""Per-update metrics and log context for a bot's dispatcher: an outer middleware on
+"""Per-update metrics and context for a bot's dispatcher: an outer middleware on
 `dispatcher.update` counts and times each update, counts the ones whose handler raised
 (and re-raises), and logs everything inside the update with its `update_id`, `bot` and
-`user_id`."""
+`user_id`; inside it, `ReplyContextMiddleware` marks the update's handling as answering its
+chat, so the rate limiter lets the bot's replies there pass the chat's bucket only (see
+`bot.telegram_limits.limiter`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from aiogram import BaseMiddleware, Dispatcher
 from aiogram.types import TelegramObject, Update, User
 from aiogram.types.update import UpdateTypeLookupError
 
+from bot.telegram_limits.replies import ReplyContextMiddleware
 from shop.logs import log_context
 from shop.web.metrics import Metrics
 
@@ -55,5 +58,7 @@ class InstrumentMiddleware(BaseMiddleware):
 
 
 def instrument(dispatcher: Dispatcher, bot_name: str, metrics: Metrics) -> None:
-    """Count, time and log-tag every update `dispatcher` handles as bot `bot_name`."""
+    """Count, time and log-tag every update `dispatcher` handles as bot `bot_name`, and
+    tell the rate limiter which chat each update's handling answers."""
     dispatcher.update.outer_middleware(InstrumentMiddleware(bot_name, metrics))
+    dispatcher.update.outer_middleware(ReplyContextMiddleware())

@@ -19,6 +19,7 @@ from bot.flows.checkout import receipt_screen
 from bot.flows.context import Conversation, Deps
 from bot.flows.error_texts import explain
 from bot.flows.screens import Screen, Text
+from bot.handlers.filters import Magic
 from bot.handlers.render import Renderer
 from shop.errors import ChatshopError, PaymentRejected
 from shop.payments.recording import Outcome
@@ -69,7 +70,7 @@ def payments_router(renderer: Renderer) -> Router:
             return
         await query.answer(ok=True)
 
-    @router.message(F.successful_payment)
+    @router.message(Magic(F.successful_payment))
     async def paid(message: Message, convo: Conversation, deps: Deps) -> None:
         payment = message.successful_payment
         assert payment is not None

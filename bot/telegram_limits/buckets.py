@@ -7,12 +7,15 @@ moves it to ``max(tat, at) + cost / rate``, and that is allowed once
 lines of Lua and lets a send *reserve* a slot in the near future in one step, instead of
 every waiting sender polling for the next free token.
 
-A send takes its chat's bucket and the bot's overall bucket at the same instant:
+An unsolicited send takes its chat's bucket and the bot's overall bucket at the same
+instant; a reply (``reply=True``: to the chat whose update is being handled, see
+``limiter``) takes its chat's bucket only:
 
 * while the bot is paused (Telegram answered 429) or the chat's bucket is empty, nothing is
   taken and the sender is told when to come back; a busy chat never holds up the others;
-* otherwise the sender gets the first instant the overall bucket allows (now, or a moment
-  later when many are sending) and both buckets are taken at that instant.
+* otherwise a reply is granted now; an unsolicited send gets the first instant the overall
+  bucket allows (now, or a moment later when many are sending) and both buckets are taken
+  at that instant.
 
 ``plan_send`` is the rule; ``MemoryBuckets`` applies it in one process and the Lua script in
 ``redis_buckets`` applies the very same rule atomically in Redis for several workers.
@@ -53,12 +56,15 @@ def ready_at(tat: float, bucket: Bucket, cost: int) -> float:
     return tat - (bucket.burst - min(cost, bucket.burst)) / bucket.rate
 
 
-def plan_send(now: float, pause_until: float, overall_tat: float, overall: Bucket,
+def plan_send(now: float, pause_until: float, overall_tat: float, overall: Bucket | None,
               chat_tat: float, chat: Bucket, cost: int) -> Plan:
-    """The reservation rule shared by both stores (the Lua script mirrors it line by line)."""
+    """The reservation rule shared by both stores (the Lua script mirrors it line by line);
+    ``overall`` is None for a reply, which passes its chat's bucket only."""
     gate = max(pause_until, ready_at(chat_tat, chat, cost))
     if gate > now:
         return Plan(Grant(False, gate - now), overall_tat, chat_tat)
+    if overall is None:
+        return Plan(Grant(True, 0.0), overall_tat, max(chat_tat, now) + cost / chat.rate)
     at = max(now, ready_at(overall_tat, overall, cost))
     return Plan(Grant(True, at - now), max(overall_tat, at) + cost / overall.rate,
                 max(chat_tat, at) + cost / chat.rate)
@@ -69,9 +75,11 @@ class BucketStore(Protocol):
 
     limits: TelegramLimits
 
-    async def reserve(self, bot_id: int, chat: int | str | None, cost: int = 1) -> Grant:
+    async def reserve(self, bot_id: int, chat: int | str | None, cost: int = 1, *,
+                      reply: bool = False) -> Grant:
         """Take ``cost`` tokens for a message to ``chat`` from ``bot_id``, or say when to
-        ask again; atomic, so concurrent senders never share a token."""
+        ask again; atomic, so concurrent senders never share a token. A ``reply`` takes
+        the chat's tokens only, not the overall bucket's."""
         ...
 
     async def pause(self, bot_id: int, seconds: float) -> None:
@@ -97,15 +105,17 @@ class MemoryBuckets:
         self._pauses: dict[int, float] = {}
         self._reservations = 0
 
-    async def reserve(self, bot_id: int, chat: int | str | None, cost: int = 1) -> Grant:
-        return self.reserve_now(bot_id, chat, cost)
+    async def reserve(self, bot_id: int, chat: int | str | None, cost: int = 1, *,
+                      reply: bool = False) -> Grant:
+        return self.reserve_now(bot_id, chat, cost, reply=reply)
 
-    def reserve_now(self, bot_id: int, chat: int | str | None, cost: int = 1) -> Grant:
+    def reserve_now(self, bot_id: int, chat: int | str | None, cost: int = 1, *,
+                    reply: bool = False) -> Grant:
         """``reserve`` without awaiting (also the fallback while Redis is unreachable)."""
         now = self._clock()
         key = (bot_id, chat)
         plan = plan_send(now, self._pauses.get(bot_id, now), self._overall.get(bot_id, now),
-                         self.limits.overall, self._chats.get(key, now),
+                         None if reply else self.limits.overall, self._chats.get(key, now),
                          self.limits.chat_bucket(chat), cost)
         if plan.grant.granted:
             self._overall[bot_id] = plan.overall_tat

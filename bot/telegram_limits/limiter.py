@@ -5,8 +5,30 @@ attempt: a call that adds a message (``policy.is_limited``) first reserves its s
 buckets and sleeps until then; anything else (callback answers, edits, ``getUpdates``,
 pre-checkout and shipping answers) goes straight through. When Telegram still answers 429,
 the whole bot is paused for its ``retry_after`` in the store, so every sender of the bot,
-in every worker sharing the store, holds back; the retry middleware then retries the call.
-Messages are delayed, never dropped.
+in every worker sharing the store, holds back — replies included; the retry middleware then
+retries the call. Messages are delayed, never dropped.
+
+Replies and unsolicited messages are limited differently:
+
+* A **reply** — a message to the chat whose update the bot is handling, sent while handling
+  it (``replies.is_reply``: the dispatcher's ``ReplyContextMiddleware`` marks the update's
+  handling, and this middleware runs in the handler's task, so it sees the mark) — passes
+  its chat's bucket only.
+* An **unsolicited** message — a notification from the shop's events, a staff alert, a
+  broadcast: anything sent outside an update's handling, or to another chat, or by another
+  bot than the one handling the update — passes its chat's bucket and the bot's overall
+  bucket (about 30 a second).
+
+Why: Telegram's "about 30 messages per second" is its guidance for *bulk notifications to
+many users*; a bot answering the people who write to it is limited by the per-chat rate
+and, if it ever overdoes it, by 429 answers with ``retry_after``. Holding replies to 30 a
+second too made the overall bucket, not the CPU, the ceiling of a busy worker: about 4
+updates in 7 answer with a new message, so a worker topped out near 50 updates a second
+while Telegram would have taken more. A reply is still one message in one chat whose
+customer just wrote, so it cannot fan out; whatever fans out (events, alerts, broadcasts)
+happens outside an update's handling or to other chats, and stays at 30 a second. Replies
+do not spend the overall bucket either, so a busy hour of conversations never starves the
+notifications: they add up to at most 30 a second on top of the replies.
 """
 
 from __future__ import annotations
@@ -26,6 +48,7 @@ from aiogram.methods.base import TelegramType
 
 from bot.telegram_limits.buckets import BucketStore, MemoryBuckets
 from bot.telegram_limits.policy import TelegramLimits, target_of
+from bot.telegram_limits.replies import is_reply
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
@@ -54,11 +77,13 @@ class SendLimiter(BaseRequestMiddleware):
 
         return cls(RedisBuckets.from_url(redis_url, limits))
 
-    async def acquire(self, bot_id: int, chat: int | str | None, cost: int = 1) -> float:
-        """Wait until the bot may send ``cost`` messages to ``chat``; returns the wait."""
+    async def acquire(self, bot_id: int, chat: int | str | None, cost: int = 1, *,
+                      reply: bool = False) -> float:
+        """Wait until the bot may send ``cost`` messages to ``chat`` (a ``reply``: its chat's
+        bucket only); returns the wait."""
         waited = 0.0
         while True:
-            grant = await self.store.reserve(bot_id, chat, cost)
+            grant = await self.store.reserve(bot_id, chat, cost, reply=reply)
             # Not granted: come back later, never sooner than 1 ms (no busy loop on rounding).
             delay = grant.delay if grant.granted else max(grant.delay, MIN_RETRY_S)
             if delay > 0:
@@ -77,7 +102,8 @@ class SendLimiter(BaseRequestMiddleware):
                        method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
         target = target_of(method)
         if target is not None:
-            await self.acquire(bot.id, target.chat, target.cost)
+            await self.acquire(bot.id, target.chat, target.cost,
+                               reply=is_reply(bot.id, target.chat))
         try:
             return await make_request(bot, method)
         except TelegramRetryAfter as error:

@@ -48,16 +48,22 @@ end
 """
 
 # KEYS: overall tat, chat tat, pause-until. ARGV: now, cost, overall rate, overall burst,
-# chat rate, chat burst. Returns {granted (0/1), delay in seconds as a string}.
+# chat rate, chat burst, reply (1: the chat's bucket only, 0: both).
+# Returns {granted (0/1), delay in seconds as a string}.
 RESERVE = _NOW + """
 local cost = tonumber(ARGV[2])
 local o_rate, o_burst = tonumber(ARGV[3]), tonumber(ARGV[4])
 local c_rate, c_burst = tonumber(ARGV[5]), tonumber(ARGV[6])
-local o_tat, c_tat = num(KEYS[1]), num(KEYS[2])
+local c_tat = num(KEYS[2])
 local gate = math.max(num(KEYS[3]), c_tat - (c_burst - math.min(cost, c_burst)) / c_rate)
 if gate > now then
   return {0, fmt(gate - now)}
 end
+if ARGV[7] == '1' then
+  keep(KEYS[2], math.max(c_tat, now) + cost / c_rate)
+  return {1, fmt(0)}
+end
+local o_tat = num(KEYS[1])
 local at = math.max(now, o_tat - (o_burst - math.min(cost, o_burst)) / o_rate)
 keep(KEYS[1], math.max(o_tat, at) + cost / o_rate)
 keep(KEYS[2], math.max(c_tat, at) + cost / c_rate)
@@ -121,20 +127,21 @@ class RedisBuckets:
             self.degraded = False
             log.info("Redis answers again: Telegram rate limits are shared again")
 
-    async def reserve(self, bot_id: int, chat: int | str | None, cost: int = 1) -> Grant:
+    async def reserve(self, bot_id: int, chat: int | str | None, cost: int = 1, *,
+                      reply: bool = False) -> Grant:
         bucket = self.limits.chat_bucket(chat)
         overall = self.limits.overall
         keys = [self._key(bot_id, "overall"), self._key(bot_id, "chat", str(chat)),
                 self._key(bot_id, "pause")]
         args: list[str | int] = [self._now(), cost, repr(overall.rate), overall.burst,
-                                 repr(bucket.rate), bucket.burst]
+                                 repr(bucket.rate), bucket.burst, int(reply)]
         if self._away():
-            return self.fallback.reserve_now(bot_id, chat, cost)
+            return self.fallback.reserve_now(bot_id, chat, cost, reply=reply)
         try:
             granted, delay = await self._reserve(keys=keys, args=args)
         except _UNREACHABLE as error:
             self._unreachable(error)
-            return self.fallback.reserve_now(bot_id, chat, cost)
+            return self.fallback.reserve_now(bot_id, chat, cost, reply=reply)
         self._reachable()
         return Grant(bool(int(granted)), float(delay))
 

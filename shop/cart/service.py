@@ -33,6 +33,7 @@ from shop.catalog.models import Product, Variant
 from shop.catalog.queries import first_images, variant_info
 from shop.customers.models import Customer
 from shop.db.base import utcnow
+from shop.db.engine import read_only
 from shop.errors import InputReason, InvalidInput, NotFound, OutOfStock, PromoInvalid
 from shop.money import Money
 from shop.orders.models import Order, OrderLine
@@ -262,7 +263,7 @@ class CartService:
 
     async def view(self, customer_id: int) -> CartView:
         """The cart as it is now (empty when the customer has none)."""
-        async with self._sessions() as session:
+        async with read_only(self._sessions) as session:
             return await load_cart(session, customer_id, now=self._clock(),
                                    currency=self._currency)
 

@@ -22,6 +22,7 @@ from shop.catalog.types import (
     StockChange,
     VariantInfo,
 )
+from shop.db.engine import read_only
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,17 +84,17 @@ class CatalogService:
         self, *, product_id: int | None = None, handle: str | None = None
     ) -> ProductDetail:
         """A product with its images and variants; raises NotFound."""
-        async with self._sessions() as session:
+        async with read_only(self._sessions) as session:
             return await queries.product_detail(session, product_id=product_id, handle=handle)
 
     async def summaries(self, product_ids: Sequence[int]) -> list[ProductSummary]:
-        async with self._sessions() as session:
+        async with read_only(self._sessions) as session:
             return await queries.summaries(session, product_ids)
 
     async def variant(self, *, variant_id: int | None = None, sku: str | None = None
                       ) -> VariantInfo:
         """A variant by id or SKU (case-insensitive); raises NotFound."""
-        async with self._sessions() as session:
+        async with read_only(self._sessions) as session:
             return await queries.variant_by(session, variant_id=variant_id, sku=sku)
 
     async def low_stock(self) -> list[VariantInfo]:

@@ -8,7 +8,9 @@ transaction.
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
+from collections.abc import Callable
 from enum import Enum
 
 from sqlalchemy import func, select
@@ -18,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shop.customers.models import Address, Customer
 from shop.customers.types import AddressInfo, AddressInput, Channel, CustomerInfo, parse_country
 from shop.db.base import utcnow
+from shop.db.engine import read_only
 from shop.errors import InputReason, InvalidInput, NotAllowed, NotFound
 
 MAX_ADDRESSES = 20  # saved (not archived) per customer; a menu of more helps nobody
+_KNOWN_MAX = 20_000  # identities remembered by get_or_create(max_age=…) before a sweep
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 _PHONE = re.compile(r"^\+?\d{6,15}$")  # E.164 allows at most 15 digits
 _PHONE_SEPARATORS = str.maketrans("", "", " -().")
@@ -194,23 +198,51 @@ async def address_for(session: AsyncSession, customer_id: int, address_id: int) 
 class CustomerService:
     """Customer identities, profiles and address books."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._sessions = sessions
+        self._clock = clock
+        # (channel, external id) -> (when read, the customer): get_or_create's memory.
+        self._known: dict[tuple[str, str], tuple[float, CustomerInfo]] = {}
 
     async def get_or_create(
-        self, channel: str, external_id: str, *, name: str = "", language: str | None = None
+        self, channel: str, external_id: str, *, name: str = "", language: str | None = None,
+        max_age: float = 0.0,
     ) -> CustomerInfo:
         """The customer for this channel identity, created on first contact.
 
         Idempotent and safe under concurrency: when two first messages race, the
         loser of the unique (channel, external_id) insert reads the winner's row.
         An existing customer's profile is left as it is.
+
+        With ``max_age`` (seconds), the customer this service read or created for the same
+        identity within that time is returned without asking the database (the bots look
+        up their customer on every update). ``update_profile`` in this process refreshes
+        it at once; a change made by another process shows after ``max_age`` at most.
         """
         channel = parse_channel(channel)
         external_id = _text(external_id, "external id", max_length=100)
+        key = (channel, external_id)
+        known = self._known.get(key) if max_age > 0 else None
+        if known is not None and self._clock() - known[0] < max_age:
+            return known[1]
+        info = await self._get_or_create(channel, external_id, name, language)
+        if max_age > 0:
+            self._remember(info)
+        return info
+
+    def _remember(self, info: CustomerInfo) -> None:
+        now = self._clock()
+        if len(self._known) >= _KNOWN_MAX:  # forget the oldest half
+            by_age = sorted(self._known.items(), key=lambda item: item[1][0])
+            self._known = dict(by_age[len(by_age) // 2:])
+        self._known[(info.channel, info.external_id)] = (now, info)
+
+    async def _get_or_create(self, channel: str, external_id: str, name: str,
+                             language: str | None) -> CustomerInfo:
         clean_name = _text(name, "name", max_length=200, required=False)
         clean_language = parse_language(language) if language else "en"
-        async with self._sessions() as session:
+        async with read_only(self._sessions) as session:
             row = await _find(session, channel, external_id)
             if row is not None:
                 return _info(row)
@@ -267,7 +299,11 @@ class CustomerService:
             for field, value in changes.items():
                 setattr(row, field, value)
             await session.flush()
-            return _info(row)
+            info = _info(row)
+        key = (info.channel, info.external_id)
+        if key in self._known:  # get_or_create(max_age=…) answers with the new profile
+            self._known[key] = (self._clock(), info)
+        return info
 
     async def add_address(self, customer_id: int, data: AddressInput) -> AddressInfo:
         """Save a validated address for the customer; it becomes the most recently used."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -24,10 +25,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Execution option of the connections of `read_only` sessions.
+READ_ONLY = "chatshop_read_only"
+
+
 def _sqlite_begin(conn: Any) -> None:
     # BEGIN IMMEDIATE takes the write lock up front, so two writers never both
     # read and then deadlock upgrading; pysqlite's own BEGIN handling is off.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only session's plain (deferred) BEGIN takes no lock: in WAL mode it reads
+    # a consistent snapshot while a writer writes, instead of queueing behind every
+    # other transaction of every worker for the write lock.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_sqlite(url: str) -> bool:
@@ -49,3 +60,25 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+_READERS: WeakKeyDictionary[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]
+_READERS = WeakKeyDictionary()
+
+
+def read_only(sessions: async_sessionmaker[AsyncSession]) -> AsyncSession:
+    """A session of `sessions` for reading only, used as `async with read_only(s) as session`.
+
+    On SQLite its transaction starts with a deferred BEGIN, which waits for no writer
+    (see `_sqlite_begin`). Never write in it: it is not committed, and on SQLite a write
+    there would not be serialized with the other writers. Elsewhere it is an ordinary
+    session."""
+    readers = _READERS.get(sessions)
+    if readers is None:
+        engine = sessions.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            return sessions()
+        readers = async_sessionmaker(engine.execution_options(**{READ_ONLY: True}),
+                                     **{k: v for k, v in sessions.kw.items() if k != "bind"})
+        _READERS[sessions] = readers
+    return readers()
