@@ -1,7 +1,7 @@
 """Updates a second one worker handles, against a bare aiogram echo bot, over real HTTP.
 
     python bench/throughput.py [--customers 200] [--updates 3000] [--rate 100] [--duration 20]
-                               [--max-connections 40] [--redis-url URL|auto]
+                               [--max-connections 40] [--redis-url URL|auto] [--postgres]
                                [--profile-worker FILE]
 
 One worker process, ``chatshop run`` in webhook mode on a throwaway SQLite database holding the
@@ -138,9 +138,10 @@ class Server:
                 self.process.wait(5)
 
 
-def prepare_database(workdir: Path) -> str:
-    """A SQLite database with the demo catalog, loaded as `chatshop demo` does."""
-    url = f"sqlite+aiosqlite:///{workdir / 'shop.db'}"
+def prepare_database(workdir: Path, url: str | None = None) -> str:
+    """A database (SQLite unless `url`) with the demo catalog, loaded as `chatshop demo`
+    does."""
+    url = url or f"sqlite+aiosqlite:///{workdir / 'shop.db'}"
     subprocess.run([sys.executable, "-m", "shop.cli", "demo", "--no-chat"],
                    env={**clean_env(), "DATABASE_URL": url}, cwd=workdir, check=True,
                    stdout=subprocess.DEVNULL)
@@ -618,15 +619,19 @@ def main() -> None:
     parser.add_argument("--redis-url", default=None,
                         help="run the worker with REDIS_URL; 'auto' starts a throwaway "
                              "redis-server")
+    parser.add_argument("--postgres", action="store_true",
+                        help="run the worker on a throwaway PostgreSQL server (as in "
+                             "production) instead of SQLite")
     parser.add_argument("--profile-worker", type=Path, default=None, metavar="FILE",
                         help="run the worker under cProfile, writing the stats to FILE")
     args = parser.parse_args()
     print(f"throughput: {args.customers} customers, at most {args.max_connections} webhook "
           f"requests in flight; {args.updates} updates as fast as they go, then "
           f"{args.rate:g} updates/s for {args.duration:g} s, after a warm-up; worker on "
-          f"SQLite{' + Redis' if args.redis_url else ''}")
+          f"{'PostgreSQL' if args.postgres else 'SQLite'}"
+          f"{' + Redis' if args.redis_url else ''}")
 
-    redis_server = None
+    redis_server = postgres_server = None
     redis_url = args.redis_url
     if redis_url == "auto":
         from tests.support.redis import RedisServer
@@ -636,7 +641,14 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="chatshop-bench-") as tmp:
             workdir = Path(tmp)
-            database_url = prepare_database(workdir)
+            postgres_url = None
+            if args.postgres:
+                from tests.support.postgres import PostgresServer
+
+                postgres_server = PostgresServer.start()
+                asyncio.run(_create_database(postgres_server.port))
+                postgres_url = postgres_server.url("bench")
+            database_url = prepare_database(workdir, postgres_url)
             profile = args.profile_worker.resolve() if args.profile_worker else None
             shop = asyncio.run(bench_bot(
                 "chatshop", lambda api: start_worker(api, workdir, database_url, redis_url,
@@ -646,6 +658,8 @@ def main() -> None:
     finally:
         if redis_server is not None:
             redis_server.stop()
+        if postgres_server is not None:
+            postgres_server.stop()
 
     for outcome in (shop, echo):
         mode = "before" if outcome.background else "after"
@@ -660,6 +674,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "bench": "throughput", "customers": args.customers, "updates": shop.closed.answered,
         "max_connections": args.max_connections, "redis": bool(redis_url),
+        "database": "postgresql" if args.postgres else "sqlite",
         "updates_per_s": round(shop.closed.per_s, 1),
         "echo_updates_per_s": round(echo.closed.per_s, 1), "ratio": round(ratio, 3),
         "p50_ms": shop.closed.ms(0.5), "p95_ms": shop.closed.ms(0.95),
@@ -678,6 +693,17 @@ def main() -> None:
         "errors": errors, "echo_errors": echo_errors,
     }
     print(json.dumps(result))
+
+
+async def _create_database(port: int) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres",
+                                 database="postgres")
+    try:
+        await conn.execute("CREATE DATABASE bench")
+    finally:
+        await conn.close()
 
 
 if __name__ == "__main__":
