@@ -143,8 +143,7 @@ def main() -> None:
             from tests.support.postgres import PostgresServer
 
             server = PostgresServer.start()
-            asyncio.run(_create_db(server.port))
-            url = server.url("bench")
+            url = server.create_database("bench")
         try:
             result = asyncio.run(run(args.backend, url, args.checkouts, args.concurrency,
                                      args.variants, args.units_each, args.seed))
@@ -158,17 +157,6 @@ def main() -> None:
     print(f"  {result['orders_per_s']} orders/s; checkout+payment p50 {result['p50_ms']} ms, "
           f"p95 {result['p95_ms']} ms")
     print(json.dumps(result))
-
-
-async def _create_db(port: int) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres",
-                                 database="postgres")
-    try:
-        await conn.execute("CREATE DATABASE bench")
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

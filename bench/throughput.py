@@ -646,8 +646,7 @@ def main() -> None:
                 from tests.support.postgres import PostgresServer
 
                 postgres_server = PostgresServer.start()
-                asyncio.run(_create_database(postgres_server.port))
-                postgres_url = postgres_server.url("bench")
+                postgres_url = postgres_server.create_database("bench")
             database_url = prepare_database(workdir, postgres_url)
             profile = args.profile_worker.resolve() if args.profile_worker else None
             shop = asyncio.run(bench_bot(
@@ -693,17 +692,6 @@ def main() -> None:
         "errors": errors, "echo_errors": echo_errors,
     }
     print(json.dumps(result))
-
-
-async def _create_database(port: int) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres",
-                                 database="postgres")
-    try:
-        await conn.execute("CREATE DATABASE bench")
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import pwd
@@ -76,6 +77,21 @@ class PostgresServer:
             "start",
         )
         return server
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database (call it outside an event loop); returns its URL."""
+        import asyncpg
+
+        async def create() -> None:
+            conn = await asyncpg.connect(host="127.0.0.1", port=self.port, user="postgres",
+                                         database="postgres")
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await conn.close()
+
+        asyncio.run(create())
+        return self.url(name)
 
     def _run(self, *args: str) -> None:
         result = subprocess.run(self._cmd(*args), capture_output=True, text=True, timeout=120)
