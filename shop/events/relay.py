@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Container, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,15 +142,7 @@ class Relay:
         The consumer name is the durable identity of the subscription: keep it stable across
         releases, or the new name receives the whole outbox again.
         """
-        if not consumer or len(consumer) > CONSUMER_NAME_MAX:
-            raise ValueError(f"consumer name must be 1 to {CONSUMER_NAME_MAX} characters")
-        if consumer.startswith(RECEIPT_PREFIX):
-            raise ValueError(f"consumer names starting with {RECEIPT_PREFIX!r} are reserved")
-        if consumer in self._subscriptions:
-            raise ValueError(f"consumer {consumer!r} is already subscribed")
-        topic_set = None if topics is None else frozenset(str(topic) for topic in topics)
-        if topic_set is not None and not topic_set:
-            raise ValueError("topics is empty; pass None to receive every topic")
+        topic_set = checked_subscription(consumer, topics, self._subscriptions)
         self._subscriptions[consumer] = _Subscription(
             consumer, handler, topic_set, start_from_latest
         )
@@ -447,6 +439,22 @@ class Relay:
             )
         self._retry.log_failure(log, consumer, event, attempt, delay, error,
                                 expected=isinstance(error, self._expected_errors))
+
+
+def checked_subscription(consumer: str, topics: Iterable[str] | None,
+                         subscribed: Container[str], reserved: Container[str] = ()
+                         ) -> frozenset[str] | None:
+    """Check a new subscription's consumer name and topics; its topic set (None: all)."""
+    if not consumer or len(consumer) > CONSUMER_NAME_MAX:
+        raise ValueError(f"consumer name must be 1 to {CONSUMER_NAME_MAX} characters")
+    if consumer.startswith(RECEIPT_PREFIX) or consumer in reserved:
+        raise ValueError(f"consumer name {consumer!r} is reserved")
+    if consumer in subscribed:
+        raise ValueError(f"consumer {consumer!r} is already subscribed")
+    topic_set = None if topics is None else frozenset(str(topic) for topic in topics)
+    if topic_set is not None and not topic_set:
+        raise ValueError("topics is empty; pass None to receive every topic")
+    return topic_set
 
 
 async def insert_delivery(session: AsyncSession, **values: Any) -> int | None:

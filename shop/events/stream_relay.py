@@ -41,11 +41,10 @@ from redis.exceptions import RedisError, ResponseError
 from shop.db.base import utcnow
 from shop.events import stream_records as records
 from shop.events.relay import (
-    CONSUMER_NAME_MAX,
-    RECEIPT_PREFIX,
     DeliveredEvent,
     Handler,
     Relay,
+    checked_subscription,
 )
 from shop.events.retry_policy import RetryPolicy
 from shop.events.stream_groups import Consumer, Groups, Retry, entry_order
@@ -138,15 +137,7 @@ class StreamRelay:
         The name is the durable identity (database rows, Redis group): keep it stable.
         Subscribe before :meth:`run`.
         """
-        if not consumer or len(consumer) > CONSUMER_NAME_MAX:
-            raise ValueError(f"consumer name must be 1 to {CONSUMER_NAME_MAX} characters")
-        if consumer.startswith(RECEIPT_PREFIX) or consumer == PUBLISHER:
-            raise ValueError(f"consumer name {consumer!r} is reserved")
-        if consumer in self._consumers:
-            raise ValueError(f"consumer {consumer!r} is already subscribed")
-        topic_set = None if topics is None else frozenset(str(topic) for topic in topics)
-        if topic_set is not None and not topic_set:
-            raise ValueError("topics is empty; pass None to receive every topic")
+        topic_set = checked_subscription(consumer, topics, self._consumers, {PUBLISHER})
         self._consumers[consumer] = Consumer(consumer, handler, topic_set, start_from_latest)
 
     def wake(self) -> None:
