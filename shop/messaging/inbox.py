@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -133,6 +134,11 @@ class WhatsAppInbox:
                 and row.lease_until is not None and row.lease_until > now)
 
     async def claim_next(self, sender: str) -> Stored | None:
+        """See `_claim_next`; StorageUnavailable when the database refused."""
+        async with _storage("take the next WhatsApp update"):
+            return await self._claim_next(sender)
+
+    async def _claim_next(self, sender: str) -> Stored | None:
         """Take the customer's oldest update never tried yet, for this worker until the lease
         ends; None when there is none, or when another worker holds it (that worker goes on
         with the customer's next ones, so their messages are answered in order)."""
@@ -159,6 +165,11 @@ class WhatsAppInbox:
         return None
 
     async def claim(self, row_id: int) -> Stored | None:
+        """See `_claim`; StorageUnavailable when the database refused."""
+        async with _storage("take a WhatsApp update"):
+            return await self._claim(row_id)
+
+    async def _claim(self, row_id: int) -> Stored | None:
         """Take one update (a retry, or one with no sender) unless done or held elsewhere."""
         now = self._clock()
         async with self._sessions.begin() as session:
@@ -175,6 +186,12 @@ class WhatsAppInbox:
 
     async def claimable(self, *, max_attempts: int | None = None,
                         limit: int = 500) -> list[Stored]:
+        """See `_claimable`; StorageUnavailable when the database refused."""
+        async with _storage("list the WhatsApp updates to take"):
+            return await self._claimable(max_attempts=max_attempts, limit=limit)
+
+    async def _claimable(self, *, max_attempts: int | None = None,
+                         limit: int = 500) -> list[Stored]:
         """Stored updates no worker holds (never claimed, released after a failure, or
         claimed by a worker whose lease ran out), oldest first; with `max_attempts`, the
         ones tried fewer times than that."""
@@ -211,3 +228,12 @@ def _stored(row: WhatsAppInbound) -> Stored:
 
 def _count(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+@asynccontextmanager
+async def _storage(what: str) -> AsyncIterator[None]:
+    """Database failures as the core's StorageUnavailable, so channels need no SQLAlchemy."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as error:
+        raise StorageUnavailable(f"could not {what}: {type(error).__name__}") from error

@@ -18,8 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from weakref import WeakValueDictionary
 
-from sqlalchemy.exc import SQLAlchemyError
-
+from shop.errors import StorageUnavailable
 from shop.events.relay import describe_error
 from shop.messaging.inbox import Stored, WhatsAppInbox
 
@@ -88,7 +87,7 @@ class InboxWorker:
             while not self.closing:
                 try:
                     row = await self.inbox.claim_next(sender)
-                except (SQLAlchemyError, OSError) as error:
+                except StorageUnavailable as error:
                     log.error("WhatsApp: could not take the next update of %s: %s", sender,
                               describe_error(error))
                     return  # still stored: a sweep or the next start takes it
@@ -101,7 +100,7 @@ class InboxWorker:
         async with self.lock(row.sender or row.wamid):
             try:
                 claimed = await self.inbox.claim(row.id)
-            except (SQLAlchemyError, OSError) as error:
+            except StorageUnavailable as error:
                 log.error("WhatsApp: could not take update %s: %s", row.id,
                           describe_error(error))
                 return
@@ -150,7 +149,7 @@ class InboxWorker:
                 return
             try:
                 await self.sweep()
-            except (SQLAlchemyError, OSError) as error:
+            except StorageUnavailable as error:
                 log.error("WhatsApp: sweep failed: %s", describe_error(error))
 
     async def drain(self) -> None:
