@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = None
     shop_timezone: str = "UTC"
     daily_report_hour: int | None = Field(default=None, ge=0, le=23)
+    # Beyond DESIGN.md's table: a bearer token /metrics then requires (sales figures).
+    metrics_token: SecretStr | None = None
     # How long a worker may handle one event before another worker takes it over.
     event_lease_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
     # Beyond DESIGN.md's table: logs as JSON lines for a collector, or readable lines.

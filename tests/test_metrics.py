@@ -149,3 +149,21 @@ async def test_webhook_rejections_are_counted_per_app(database: Database) -> Non
     assert value(page, "chatshop_webhook_rejected_total", reason="secret") == 2
     assert value(page, "chatshop_webhook_rejected_total", reason="payload") == 1
     assert value(other, "chatshop_webhook_rejected_total", reason="secret") is None
+
+
+async def test_a_metrics_token_is_required_when_set(database: Database) -> None:
+    import aiohttp
+
+    shop = make_shop(database, Clock(), metrics_token="scrape-me-0123456789")
+    async with serving(build_app(shop)) as base, aiohttp.ClientSession() as http:
+        for headers in ({}, {"Authorization": "Bearer wrong"},
+                        {"Authorization": "scrape-me-0123456789"}):
+            async with http.get(f"{base}/metrics", headers=headers) as refused:
+                assert refused.status == 401
+                assert "chatshop" not in await refused.text()
+        async with http.get(f"{base}/metrics", headers={
+                "Authorization": "Bearer scrape-me-0123456789"}) as allowed:
+            assert allowed.status == 200
+            assert value(await allowed.text(), "chatshop_database_up") == 1
+        async with http.get(f"{base}/healthz") as health:  # the load balancer needs no token
+            assert health.status == 200
