@@ -18,13 +18,14 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+
+from tests.fakes.loopback import LoopbackServer
 
 API_VERSION = "2026-10-28.endive"
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
@@ -124,7 +125,7 @@ class _Saved:
     request_id: str
 
 
-class FakeStripe:
+class FakeStripe(LoopbackServer):
     """The fake server plus test controls; ``async with FakeStripe(...) as stripe_fake: ...``."""
 
     def __init__(self, api_key: str = "sk_test_fake_key_0123456789", *,
@@ -154,29 +155,15 @@ class FakeStripe:
         """Serve on 127.0.0.1 on a free port; returns the base URL (``STRIPE_API_BASE``)."""
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        base_url = await self._serve(app)
         self._http = aiohttp.ClientSession()
-        return self.base_url
+        return base_url
 
     async def stop(self) -> None:
         if self._http is not None:
             await self._http.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._http = self._runner = None
-
-    async def __aenter__(self) -> FakeStripe:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.stop()
+        self._http = None
+        await self._close_server()
 
     # -- test controls ---------------------------------------------------------------------
     def fail_next(self, status: int = 500, error: dict[str, Any] | None = None, *,

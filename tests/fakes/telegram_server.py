@@ -24,12 +24,12 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from tests.fakes import telegram_methods, telegram_payments
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.telegram_markup import ApiError, bad_request
 from tests.fakes.telegram_model import (
     DEFAULT_UPDATE_TYPES,
@@ -75,7 +75,7 @@ class Hold:
         self.released.set()
 
 
-class FakeTelegram:
+class FakeTelegram(LoopbackServer):
     """The fake Bot API server plus the controls and records tests use."""
 
     def __init__(self, *, pre_checkout_timeout: float | None = 10.0,
@@ -114,28 +114,13 @@ class FakeTelegram:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-        return self.base_url
+        return await self._serve(app, shutdown_timeout=0.5)
 
     async def stop(self) -> None:
         self.closing = True
         self.bump()
         await self._webhooks.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeTelegram:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.stop()
+        await self._close_server()
 
     # -- set-up ------------------------------------------------------------------------------
     def add_bot(self, token: str, username: str, *, bot_id: int | None = None,

@@ -28,11 +28,11 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, web
 
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.whatsapp_limits import MessageRules
 from tests.fakes.whatsapp_model import (
     ApiRequest,
@@ -58,7 +58,7 @@ _VERSION = re.compile(r"^v\d+\.\d+$")
 DOWNLOAD_PATH = "/whatsapp_business/attachments/"
 
 
-class FakeWhatsApp:
+class FakeWhatsApp(LoopbackServer):
     def __init__(self, *, phone_id: str = "106540352242922", token: str = "EAAfake-wa-token",
                  app_secret: str = "fake-app-secret", waba_id: str = "102290129340398",
                  display_phone: str = "15550783881",
@@ -98,26 +98,11 @@ class FakeWhatsApp:
         # Before the Graph route it would otherwise match ("/whatsapp_business/attachments").
         app.router.add_get(DOWNLOAD_PATH, self._download)
         app.router.add_get("/{version}/{media_id}", self._media_url)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-        return self.base_url
+        return await self._serve(app, shutdown_timeout=0.5)
 
     async def stop(self) -> None:
         await self.webhook.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeWhatsApp:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.stop()
+        await self._close_server()
 
     # -- set-up ------------------------------------------------------------------------------
     def customer(self, bsuid: str, name: str = "Alice", *, wa_id: str | None = None,
