@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -43,12 +42,7 @@ def postgres_server() -> Iterator[PostgresServer | None]:
 
 
 async def _make_pg_template(server: PostgresServer) -> None:
-    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres",
-                                 database="postgres")
-    try:
-        await conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
-    finally:
-        await conn.close()
+    await server.admin(f"CREATE DATABASE {TEMPLATE_DB}")
     engine = create_engine(server.url(TEMPLATE_DB))
     try:
         async with engine.begin() as connection:
@@ -84,15 +78,6 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
 
 
-async def _pg_admin(server: PostgresServer, statement: str) -> None:
-    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres",
-                                 database="postgres")
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
                  ) -> Iterator[str]:
@@ -106,10 +91,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     if server is None:
         pytest.skip("PostgreSQL server unavailable (see the session's first lines)")
     name = f"t_{os.getpid()}_{next(_counter)}"
-    asyncio.run(_pg_admin(server, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+    asyncio.run(server.admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
     yield server.url(name)
     # Hundreds of 8 MB copies would otherwise pile up until the session ends.
-    asyncio.run(_pg_admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    asyncio.run(server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture

@@ -78,19 +78,20 @@ class PostgresServer:
         )
         return server
 
-    def create_database(self, name: str) -> str:
-        """Create an empty database (call it outside an event loop); returns its URL."""
+    async def admin(self, statement: str) -> None:
+        """Run one statement as the superuser, on the `postgres` database."""
         import asyncpg
 
-        async def create() -> None:
-            conn = await asyncpg.connect(host="127.0.0.1", port=self.port, user="postgres",
-                                         database="postgres")
-            try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
-            finally:
-                await conn.close()
+        conn = await asyncpg.connect(host="127.0.0.1", port=self.port, user="postgres",
+                                     database="postgres")
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
 
-        asyncio.run(create())
+    def create_database(self, name: str) -> str:
+        """Create an empty database (call it outside an event loop); returns its URL."""
+        asyncio.run(self.admin(f'CREATE DATABASE "{name}"'))
         return self.url(name)
 
     def _run(self, *args: str) -> None:
