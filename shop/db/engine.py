@@ -14,14 +14,17 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from shop.db.sqlite_driver import BUSY_MS, InLoopSQLite
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # Writers queue instead of failing at once with "database is locked".
-    cursor.execute("PRAGMA busy_timeout=30000")
+    # Writers wait their turn in `InLoopConnection.begin_immediate`; other statements
+    # wait this long for another process's checkpoint.
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_MS}")
     cursor.close()
 
 
@@ -37,7 +40,7 @@ def _sqlite_begin(conn: Any) -> None:
     # other transaction of every worker for the write lock.
     if conn.get_execution_options().get(READ_ONLY):
         conn.exec_driver_sql("BEGIN")
-    else:
+    else:  # see InLoopConnection.begin_immediate
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -49,7 +52,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine with the pragmas and transaction mode Chatshop relies on."""
     if is_sqlite(url):
         engine = create_async_engine(
-            url, connect_args={"isolation_level": None, "timeout": 30}, **kwargs
+            url, module=InLoopSQLite(timeout=30), connect_args={"isolation_level": None},
+            **kwargs
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
