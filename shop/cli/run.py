@@ -25,6 +25,7 @@ from shop.cli.support import run_async, settings_from, with_shop
 from shop.cli.workers import WORKER_ENV, supervise, workers_problem
 from shop.db.engine import create_engine
 from shop.db.migrate import upgrade
+from shop.gc_tuning import settle_heap
 from shop.logs import configure_logging
 from shop.web.app import Mount, start_http
 from shop.web.metrics import Metrics
@@ -55,11 +56,13 @@ class TelegramApp(Protocol):
 
 
 async def serve(shop: Shop, stop: asyncio.Event, *, reuse_port: bool = False,
-                drain_timeout: float = DRAIN_TIMEOUT_S) -> None:
+                drain_timeout: float = DRAIN_TIMEOUT_S, own_process: bool = False) -> None:
     """Run everything configured until `stop` is set, then shut down gracefully.
 
     `reuse_port` lets several worker processes share HTTP_PORT. An intake that fails (a bot's
     polling, the webhook set-up) stops the rest and is raised after the shutdown.
+    `own_process`: this process does nothing else (``chatshop run``), so the garbage
+    collector is tuned for it once everything is built (see `shop.gc_tuning`).
     """
     from bot.channels.whatsapp import whatsapp_channel
     from bot.handlers.instrument import instrument
@@ -75,6 +78,8 @@ async def serve(shop: Shop, stop: asyncio.Event, *, reuse_port: bool = False,
     metrics = Metrics()  # served on /metrics; counts and times every update of both bots
     for app in apps:
         instrument(app.dispatcher, app.name, metrics)
+    if own_process:
+        settle_heap()
     mounts: list[Mount] = [whatsapp.mount] if whatsapp is not None else []
     # The relay and the sweeper outlive the intake: they stop once the updates in hand are done.
     background_stop = asyncio.Event()
@@ -237,7 +242,7 @@ async def serve_until_signalled(shop: Shop, *, reuse_port: bool = False) -> None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve(shop, stop, reuse_port=reuse_port)
+    await serve(shop, stop, reuse_port=reuse_port, own_process=True)
 
 
 async def _migrate(database_url: str) -> None:
