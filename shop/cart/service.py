@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -58,16 +58,24 @@ def _issue(product: Product, variant: Variant, quantity: int, currency: str,
     return None
 
 
+_ORDERS = Order.__table__
+_ORDER_LINES = OrderLine.__table__
+# Built once: this runs on every cart change and view.
+_HELD_BY_CART = (
+    select(_ORDER_LINES.c.variant_id, func.sum(_ORDER_LINES.c.quantity))
+    .join_from(_ORDER_LINES, _ORDERS, _ORDERS.c.id == _ORDER_LINES.c.order_id)
+    # The customer filter lets the database use its index on orders' customer.
+    .where(_ORDERS.c.customer_id == bindparam("customer_id"),
+           _ORDERS.c.checkout_key.like(bindparam("checkout_keys")),
+           _ORDERS.c.status == "awaiting_payment", _ORDER_LINES.c.variant_id.is_not(None))
+    .group_by(_ORDER_LINES.c.variant_id)
+)
+
+
 async def _held_by_cart(session: AsyncSession, cart: Cart) -> dict[int, int]:
     """Units per variant reserved by this cart's own unpaid orders."""
-    rows = await session.execute(
-        select(OrderLine.variant_id, func.sum(OrderLine.quantity))
-        .join(Order, Order.id == OrderLine.order_id)
-        # The customer filter lets the database use its index on orders' customer.
-        .where(Order.customer_id == cart.customer_id,
-               Order.checkout_key.like(f"cart:{cart.id}:%"),
-               Order.status == "awaiting_payment", OrderLine.variant_id.is_not(None))
-        .group_by(OrderLine.variant_id))
+    rows = await session.execute(_HELD_BY_CART, {"customer_id": cart.customer_id,
+                                                 "checkout_keys": f"cart:{cart.id}:%"})
     return {int(v): int(q) for v, q in rows.tuples().all() if v is not None}
 
 
@@ -93,8 +101,9 @@ def _line(item: CartItem, variant: Variant, product: Product, image: str | None,
     )
 
 
-async def _view(session: AsyncSession, cart: Cart, *, now: datetime, currency: str
-                ) -> CartView:
+async def _view(session: AsyncSession, cart: Cart, *, now: datetime, currency: str,
+                held: dict[int, int] | None = None) -> CartView:
+    """`held`: `_held_by_cart` when the caller has just read it in this transaction."""
     rows = (
         await session.execute(
             select(CartItem, Variant, Product)
@@ -105,7 +114,8 @@ async def _view(session: AsyncSession, cart: Cart, *, now: datetime, currency: s
         )
     ).tuples().all()
     images = await first_images(session, {product.id for _, _, product in rows}) if rows else {}
-    held = await _held_by_cart(session, cart) if rows else {}
+    if held is None:
+        held = await _held_by_cart(session, cart) if rows else {}
     lines = tuple(_line(item, variant, product, images.get(product.id), currency,
                         held.get(variant.id, 0))
                   for item, variant, product in rows)
@@ -194,7 +204,9 @@ def _check_quantity(quantity: int) -> None:
 
 
 async def _check_variant(session: AsyncSession, variant_id: int, wanted: int, in_cart: int,
-                         currency: str, cart: Cart) -> None:
+                         currency: str, cart: Cart) -> dict[int, int]:
+    """Check the variant can be sold in this quantity; return what the cart's own unpaid
+    orders hold (see `_held_by_cart`)."""
     row = (
         await session.execute(
             select(Variant, Product).join(Product, Product.id == Variant.product_id)
@@ -211,10 +223,12 @@ async def _check_variant(session: AsyncSession, variant_id: int, wanted: int, in
             f"{product.title} is priced in {variant.currency}; this shop sells in {currency}",
             field="currency", reason=InputReason.CURRENCY, title=product.title,
             currency=variant.currency, shop_currency=currency)
-    available = variant.stock + (await _held_by_cart(session, cart)).get(variant_id, 0)
+    held = await _held_by_cart(session, cart)
+    available = variant.stock + held.get(variant_id, 0)
     if wanted > available:
         raise OutOfStock(title=product.title, available=max(available, 0), requested=wanted,
                          in_cart=in_cart)
+    return held
 
 
 async def load_cart(session: AsyncSession, customer_id: int, *, now: datetime,
@@ -257,9 +271,11 @@ class CartService:
         self._currency = currency
         self._clock = clock
 
-    async def _after(self, session: AsyncSession, cart: Cart) -> CartView:
+    async def _after(self, session: AsyncSession, cart: Cart,
+                     held: dict[int, int] | None = None) -> CartView:
         await session.flush()
-        return await _view(session, cart, now=self._clock(), currency=self._currency)
+        return await _view(session, cart, now=self._clock(), currency=self._currency,
+                           held=held)
 
     async def view(self, customer_id: int) -> CartView:
         """The cart as it is now (empty when the customer has none)."""
@@ -284,8 +300,8 @@ class CartService:
                                    f"(you already have {in_cart} in your cart)",
                                    field="quantity", reason=InputReason.TOO_MANY,
                                    limit=MAX_LINE_QUANTITY, in_cart=in_cart)
-            await _check_variant(session, variant_id, in_cart + quantity, in_cart,
-                                 self._currency, cart)
+            held = await _check_variant(session, variant_id, in_cart + quantity, in_cart,
+                                        self._currency, cart)
             if item is None:
                 session.add(CartItem(cart_id=cart.id, variant_id=variant_id, quantity=quantity,
                                      added_at=utcnow()))
@@ -293,7 +309,7 @@ class CartService:
                 item.quantity = in_cart + quantity
             _bump(cart)
             record_step(session, FunnelStep.CART, customer_id, self._clock())
-            return await self._after(session, cart)
+            return await self._after(session, cart, held)
 
     async def set_quantity(self, customer_id: int, variant_id: int, quantity: int) -> CartView:
         """Set a line's quantity (0 removes it); same checks as `add`."""
@@ -305,14 +321,15 @@ class CartService:
             item = await _item(session, cart.id, variant_id)
             if item is not None and item.quantity == quantity:
                 return await self._after(session, cart)
-            await _check_variant(session, variant_id, quantity, 0, self._currency, cart)
+            held = await _check_variant(session, variant_id, quantity, 0, self._currency,
+                                        cart)
             if item is None:
                 session.add(CartItem(cart_id=cart.id, variant_id=variant_id, quantity=quantity,
                                      added_at=utcnow()))
             else:
                 item.quantity = quantity
             _bump(cart)
-            return await self._after(session, cart)
+            return await self._after(session, cart, held)
 
     async def remove(self, customer_id: int, variant_id: int) -> CartView:
         """Take a variant out of the cart; removing what is not there changes nothing."""
