@@ -30,7 +30,7 @@ import contextlib
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -207,23 +207,21 @@ class InLoopConnection(AdaptedConnection):
             with contextlib.suppress(RuntimeError):
                 lock.release()
 
-    def commit(self) -> None:
+    def _end(self, ending: Callable[[], None]) -> None:
+        """Commit, roll back or close; the writer lock is let go whatever happens."""
         try:
-            self.raw.commit()
+            ending()
         finally:
             self._release()
+
+    def commit(self) -> None:
+        self._end(self.raw.commit)
 
     def rollback(self) -> None:
-        try:
-            self.raw.rollback()
-        finally:
-            self._release()
+        self._end(self.raw.rollback)
 
     def close(self) -> None:
-        try:
-            self.raw.close()
-        finally:
-            self._release()
+        self._end(self.raw.close)
 
     def terminate(self) -> None:
         self.close()
