@@ -11,10 +11,6 @@ import io
 from dataclasses import dataclass
 from decimal import Decimal
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-
 from shop.money import exponent
 from shop.reports.types import SalesReport
 
@@ -43,6 +39,12 @@ def _major(minor: int, currency: str) -> float:
 
 def render_report_chart(report: SalesReport, labels: ChartLabels | None = None) -> bytes:
     """A deterministic PNG (800×600) of the report's daily revenue and its funnel."""
+    # matplotlib is imported by the first chart, not with the staff bot: it is tens of MB of
+    # heap that every worker would otherwise carry (and the garbage collector scan).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     words = labels or ChartLabels()
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)

@@ -215,6 +215,7 @@ class Phase:
     kinds: Counter[str] = field(default_factory=Counter)
     returned_first: int = 0  # webhook answered before the bot's first call: background mode
     failed_calls: int = 0  # Bot API calls refused (e.g. "message is not modified")
+    calls: Counter[str] = field(default_factory=Counter)  # every Bot API call, by method
     unsent: int = 0  # paced run: updates never sent (no idle customer before the deadline)
     seconds: float = 0.0
     bench_cpu_s: float = 0.0
@@ -262,6 +263,7 @@ class Load:
     # The fake server calls this for every Bot API call the bot makes.
     def on_call(self, call: ApiCall) -> None:
         key = call.key
+        self.phase.calls[key] += 1
         if key not in ANSWERS:
             return
         now = time.perf_counter()
@@ -593,6 +595,9 @@ def describe(label: str, phase: Phase) -> str:
                  f"({phase.bot_cpu_s / phase.seconds:.0%} of a core), this process "
                  f"{phase.bench_cpu_s / phase.seconds:.0%} of a core"
                  if phase.seconds else f"    {kinds}")
+    if phase.calls and phase.answered:
+        lines.append(f"    Bot API calls per update {phase.calls.total() / phase.answered:.2f}: "
+                     + ", ".join(f"{n} {k}" for k, n in phase.calls.most_common()))
     if phase.send_lag_ms:
         late = sum(lag > 5 for lag in phase.send_lag_ms)
         lines.append(f"    sent late (> 5 ms after due): {late}; lag p99 "

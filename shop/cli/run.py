@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import click
@@ -78,8 +78,8 @@ async def serve(shop: Shop, stop: asyncio.Event, *, reuse_port: bool = False,
     metrics = Metrics()  # served on /metrics; counts and times every update of both bots
     for app in apps:
         instrument(app.dispatcher, app.name, metrics)
-    if own_process:
-        settle_heap()
+    # Just before taking traffic, everything imported and built (see `shop.gc_tuning`).
+    ready = settle_heap if own_process else _nothing
     mounts: list[Mount] = [whatsapp.mount] if whatsapp is not None else []
     # The relay and the sweeper outlive the intake: they stop once the updates in hand are done.
     background_stop = asyncio.Event()
@@ -89,8 +89,9 @@ async def serve(shop: Shop, stop: asyncio.Event, *, reuse_port: bool = False,
     try:
         if settings.webhook_base_url is not None:
             await _serve_webhooks(shop, stop, apps, mounts, background, reuse_port=reuse_port,
-                                  drain_timeout=drain_timeout, metrics=metrics)
+                                  drain_timeout=drain_timeout, metrics=metrics, ready=ready)
         else:
+            ready()
             runner = (await _listen(shop, mounts, reuse_port, metrics)
                       if shop.stripe is not None or whatsapp is not None else None)
             try:
@@ -131,9 +132,11 @@ def _telegram_apps(shop: Shop, storage: BaseStorage, limiter: SendLimiter
 
 async def _serve_webhooks(shop: Shop, stop: asyncio.Event, apps: Sequence[TelegramApp],
                           mounts: list[Mount], background: list[asyncio.Task[None]], *,
-                          reuse_port: bool, drain_timeout: float, metrics: Metrics) -> None:
+                          reuse_port: bool, drain_timeout: float, metrics: Metrics,
+                          ready: Callable[[], None]) -> None:
     """Both bots' webhooks on the HTTP server until `stop`; then refuse new updates (503, so
-    Telegram redelivers them elsewhere), stop listening, and let the updates in hand finish."""
+    Telegram redelivers them elsewhere), stop listening, and let the updates in hand finish.
+    `ready` is called once everything is built, before the first request can arrive."""
     from admin_bot.app import AdminBot
     from bot.handlers.polling import drain
     from bot.handlers.update_dedupe import make_dedupe
@@ -146,6 +149,7 @@ async def _serve_webhooks(shop: Shop, stop: asyncio.Event, apps: Sequence[Telegr
     endpoints = [WebhookEndpoint(app.name, app.dispatcher, app.bot, dedupe=dedupe,
                                  secret=bot_secret(master.get_secret_value(), app.name))
                  for app in apps]
+    ready()
     runner = await _listen(shop, [*mounts, *(e.mount for e in endpoints)], reuse_port,
                            metrics)
     try:
@@ -167,6 +171,10 @@ async def _serve_webhooks(shop: Shop, stop: asyncio.Event, apps: Sequence[Telegr
         await asyncio.gather(*(drain(app.dispatcher, app.bot, drain_timeout) for app in apps))
         await _stop_http(runner)
         await dedupe.close()
+
+
+def _nothing() -> None:
+    pass
 
 
 async def _until_stopped(stop: asyncio.Event,
