@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,14 @@ class Translator:
 
 def format_money(amount: Money, language: str) -> str:
     """`19,99 €` in French, `€19.99` in English; Telegram Stars as `900 ⭐`."""
-    if amount.currency == "XTR":
-        return f"{amount.minor} ⭐"
-    value = Decimal(amount.minor).scaleb(-exponent(amount.currency))
-    return format_currency(value, amount.currency, locale=Locale.parse(language))
+    return _formatted(amount.minor, amount.currency, language)
+
+
+# A cart screen shows a dozen or more prices, and Babel takes about 0.1 ms for each; a shop's
+# prices are few, so their texts are remembered.
+@lru_cache(maxsize=8192)
+def _formatted(minor: int, currency: str, language: str) -> str:
+    if currency == "XTR":
+        return f"{minor} ⭐"
+    value = Decimal(minor).scaleb(-exponent(currency))
+    return format_currency(value, currency, locale=Locale.parse(language))

@@ -20,17 +20,25 @@ checkout's transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.cart.models import Cart, CartItem, PromoCode
 from shop.cart.promo import evaluate, find_promo, promo_info
 from shop.cart.types import MAX_LINE_QUANTITY, CartLine, CartView
-from shop.catalog.models import Product, Variant
-from shop.catalog.queries import first_images, variant_info
+from shop.catalog.queries import (
+    FIRST_IMAGE,
+    OPTION_NAMES,
+    PRODUCTS,
+    VARIANT_COLUMNS,
+    VARIANTS,
+    variant_from_row,
+)
 from shop.customers.models import Customer
 from shop.db.base import utcnow
 from shop.db.engine import read_only
@@ -45,12 +53,12 @@ def _empty(currency: str) -> CartView:
     return CartView(None, 0, currency, (), zero, zero, zero, None, None, 0, False, 0)
 
 
-def _issue(product: Product, variant: Variant, quantity: int, currency: str,
+def _issue(active: bool, price_currency: str, quantity: int, currency: str,
            available: int) -> str | None:
-    if not product.active:
+    if not active:
         return "no longer available"
-    if variant.currency != currency:
-        return f"priced in {variant.currency}"
+    if price_currency != currency:
+        return f"priced in {price_currency}"
     if available <= 0:
         return "sold out"
     if available < quantity:
@@ -58,9 +66,29 @@ def _issue(product: Product, variant: Variant, quantity: int, currency: str,
     return None
 
 
+# The cart is read on every change and view, so its statements are Core, built once, and
+# return plain rows (the ORM's entities cost several times as much CPU here).
 _ORDERS = Order.__table__
 _ORDER_LINES = OrderLine.__table__
-# Built once: this runs on every cart change and view.
+_ITEMS = cast(Table, CartItem.__table__)
+_CARTS = cast(Table, Cart.__table__)
+
+
+@dataclass(slots=True)
+class _Cart:
+    id: int
+    customer_id: int
+    version: int
+    promo_code_id: int | None
+
+
+_CART_OF = select(_CARTS.c.id, _CARTS.c.customer_id, _CARTS.c.version,
+                  _CARTS.c.promo_code_id).where(_CARTS.c.customer_id == bindparam("customer_id"))
+_CART_OF_LOCKED = _CART_OF.with_for_update()
+_NEW_CART = insert(_CARTS).returning(_CARTS.c.id)
+_SAVE_CART = (update(_CARTS).where(_CARTS.c.id == bindparam("cart_id"))
+              .values(version=bindparam("new_version"), promo_code_id=bindparam("new_promo"),
+                      updated_at=bindparam("now")))
 _HELD_BY_CART = (
     select(_ORDER_LINES.c.variant_id, func.sum(_ORDER_LINES.c.quantity))
     .join_from(_ORDER_LINES, _ORDERS, _ORDERS.c.id == _ORDER_LINES.c.order_id)
@@ -72,53 +100,66 @@ _HELD_BY_CART = (
 )
 
 
-async def _held_by_cart(session: AsyncSession, cart: Cart) -> dict[int, int]:
+async def _held_by_cart(session: AsyncSession, cart: _Cart) -> dict[int, int]:
     """Units per variant reserved by this cart's own unpaid orders."""
     rows = await session.execute(_HELD_BY_CART, {"customer_id": cart.customer_id,
                                                  "checkout_keys": f"cart:{cart.id}:%"})
     return {int(v): int(q) for v, q in rows.tuples().all() if v is not None}
 
 
-def _line(item: CartItem, variant: Variant, product: Product, image: str | None,
-          currency: str, held: int) -> CartLine:
-    available = variant.stock + held if product.active else 0
-    info = variant_info(variant, (product.option1_name, product.option2_name,
-                                  product.option3_name))
+# Each row: the quantity, the variant (VARIANT_COLUMNS), its product's option names, the
+# product's title and whether it is on sale, and its first image.
+_LINES = (
+    select(_ITEMS.c.quantity, *VARIANT_COLUMNS, *OPTION_NAMES, PRODUCTS.c.title,
+           PRODUCTS.c.active, FIRST_IMAGE)
+    .join_from(_ITEMS, VARIANTS, VARIANTS.c.id == _ITEMS.c.variant_id)
+    .join(PRODUCTS, PRODUCTS.c.id == VARIANTS.c.product_id)
+    .where(_ITEMS.c.cart_id == bindparam("cart_id"))
+    .order_by(_ITEMS.c.added_at, _ITEMS.c.id)
+)
+_VARIANT_FOR_SALE = (
+    select(VARIANTS.c.stock, VARIANTS.c.currency, PRODUCTS.c.id, PRODUCTS.c.title,
+           PRODUCTS.c.active)
+    .join_from(VARIANTS, PRODUCTS, PRODUCTS.c.id == VARIANTS.c.product_id)
+    .where(VARIANTS.c.id == bindparam("variant_id"))
+)
+_ITEM = select(_ITEMS.c.id, _ITEMS.c.quantity).where(
+    _ITEMS.c.cart_id == bindparam("cart_id"), _ITEMS.c.variant_id == bindparam("variant_id"))
+_INSERT_ITEM = insert(_ITEMS)
+_SET_ITEM_QUANTITY = (update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
+                      .values(quantity=bindparam("quantity")))
+_DELETE_ITEM = delete(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
+
+
+def _line(row: Row[Any], currency: str, held: dict[int, int]) -> CartLine:
+    quantity = int(row[0])
+    info = variant_from_row(row[1:14], row[14:17])
+    title, active, image = str(row[17]), bool(row[18]), row[19]
+    available = info.stock + held.get(info.id, 0) if active else 0
     return CartLine(
-        variant_id=variant.id,
-        product_id=product.id,
-        sku=variant.sku,
-        title=product.title,
+        variant_id=info.id,
+        product_id=info.product_id,
+        sku=info.sku,
+        title=title,
         options=" / ".join(value for _, value in info.options),
         unit_price=info.price,
-        quantity=item.quantity,
-        line_total=info.price.times(item.quantity),
-        weight_grams=variant.weight_grams,
-        digital=variant.digital,
+        quantity=quantity,
+        line_total=info.price.times(quantity),
+        weight_grams=info.weight_grams,
+        digital=info.digital,
         available=available,
-        issue=_issue(product, variant, item.quantity, currency, available),
-        image_url=variant.image_url or image,
+        issue=_issue(active, info.price.currency, quantity, currency, available),
+        image_url=info.image_url or image,
     )
 
 
-async def _view(session: AsyncSession, cart: Cart, *, now: datetime, currency: str,
+async def _view(session: AsyncSession, cart: _Cart, *, now: datetime, currency: str,
                 held: dict[int, int] | None = None) -> CartView:
     """`held`: `_held_by_cart` when the caller has just read it in this transaction."""
-    rows = (
-        await session.execute(
-            select(CartItem, Variant, Product)
-            .join(Variant, Variant.id == CartItem.variant_id)
-            .join(Product, Product.id == Variant.product_id)
-            .where(CartItem.cart_id == cart.id)
-            .order_by(CartItem.added_at, CartItem.id)
-        )
-    ).tuples().all()
-    images = await first_images(session, {product.id for _, _, product in rows}) if rows else {}
+    rows = (await session.execute(_LINES, {"cart_id": cart.id})).all()
     if held is None:
         held = await _held_by_cart(session, cart) if rows else {}
-    lines = tuple(_line(item, variant, product, images.get(product.id), currency,
-                        held.get(variant.id, 0))
-                  for item, variant, product in rows)
+    lines = tuple(_line(row, currency, held) for row in rows)
     # Lines priced in another currency cannot be added up; they carry an issue
     # and checkout refuses them.
     subtotal = Money(currency, sum(line.line_total.minor for line in lines
@@ -151,16 +192,15 @@ async def _view(session: AsyncSession, cart: Cart, *, now: datetime, currency: s
     )
 
 
-async def _cart(session: AsyncSession, customer_id: int, *, lock: bool) -> Cart | None:
-    query = select(Cart).where(Cart.customer_id == customer_id)
-    if lock:
-        # Row lock on PostgreSQL so concurrent changes to one cart queue up;
-        # SQLite's BEGIN IMMEDIATE already serializes writers.
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
+async def _cart(session: AsyncSession, customer_id: int, *, lock: bool) -> _Cart | None:
+    # Row lock on PostgreSQL so concurrent changes to one cart queue up; SQLite's BEGIN
+    # IMMEDIATE already serializes writers.
+    row = (await session.execute(_CART_OF_LOCKED if lock else _CART_OF,
+                                 {"customer_id": customer_id})).one_or_none()
+    return None if row is None else _Cart(*row)
 
 
-async def _cart_for_change(session: AsyncSession, customer_id: int) -> Cart:
+async def _cart_for_change(session: AsyncSession, customer_id: int) -> _Cart:
     cart = await _cart(session, customer_id, lock=True)
     if cart is not None:
         return cart
@@ -169,27 +209,40 @@ async def _cart_for_change(session: AsyncSession, customer_id: int) -> Cart:
                        ref=customer_id)
     try:
         async with session.begin_nested():
-            cart = Cart(customer_id=customer_id, version=0, updated_at=utcnow())
-            session.add(cart)
+            cart_id = (await session.execute(_NEW_CART, {"customer_id": customer_id,
+                                                         "version": 0, "updated_at": utcnow()})
+                       ).scalar_one()
+        return _Cart(int(cart_id), customer_id, 0, None)
     except IntegrityError:
         # A concurrent first change created it; use that one.
         cart = await _cart(session, customer_id, lock=True)
         if cart is None:
             raise
-    return cart
+        return cart
 
 
-def _bump(cart: Cart) -> None:
+async def _bump(session: AsyncSession, cart: _Cart) -> None:
+    """Save the change to the cart's promo code, if any, with a new version."""
     cart.version += 1
-    cart.updated_at = utcnow()
+    await session.execute(_SAVE_CART, {"cart_id": cart.id, "new_version": cart.version,
+                                       "new_promo": cart.promo_code_id, "now": utcnow()})
 
 
-async def _item(session: AsyncSession, cart_id: int, variant_id: int) -> CartItem | None:
-    return (
-        await session.execute(
-            select(CartItem).where(CartItem.cart_id == cart_id, CartItem.variant_id == variant_id)
-        )
-    ).scalar_one_or_none()
+async def _item(session: AsyncSession, cart_id: int, variant_id: int
+                ) -> tuple[int, int] | None:
+    """The cart's line of this variant: (item id, quantity)."""
+    row = (await session.execute(_ITEM, {"cart_id": cart_id, "variant_id": variant_id})
+           ).one_or_none()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+async def _set_line(session: AsyncSession, cart_id: int, variant_id: int,
+                    item: tuple[int, int] | None, quantity: int) -> None:
+    if item is None:
+        await session.execute(_INSERT_ITEM, {"cart_id": cart_id, "variant_id": variant_id,
+                                             "quantity": quantity, "added_at": utcnow()})
+    else:
+        await session.execute(_SET_ITEM_QUANTITY, {"item_id": item[0], "quantity": quantity})
 
 
 def _check_quantity(quantity: int) -> None:
@@ -204,29 +257,24 @@ def _check_quantity(quantity: int) -> None:
 
 
 async def _check_variant(session: AsyncSession, variant_id: int, wanted: int, in_cart: int,
-                         currency: str, cart: Cart) -> dict[int, int]:
+                         currency: str, cart: _Cart) -> dict[int, int]:
     """Check the variant can be sold in this quantity; return what the cart's own unpaid
     orders hold (see `_held_by_cart`)."""
-    row = (
-        await session.execute(
-            select(Variant, Product).join(Product, Product.id == Variant.product_id)
-            .where(Variant.id == variant_id)
-        )
-    ).tuples().one_or_none()
+    row = (await session.execute(_VARIANT_FOR_SALE, {"variant_id": variant_id})).one_or_none()
     if row is None:
         raise NotFound(f"variant {variant_id} does not exist", what="variant", ref=variant_id)
-    variant, product = row
-    if not product.active:
-        raise NotFound(what="product", ref=product.id, title=product.title)
-    if variant.currency != currency:
+    stock, price_currency, product_id, title, active = row
+    if not active:
+        raise NotFound(what="product", ref=product_id, title=title)
+    if price_currency != currency:
         raise InvalidInput(
-            f"{product.title} is priced in {variant.currency}; this shop sells in {currency}",
-            field="currency", reason=InputReason.CURRENCY, title=product.title,
-            currency=variant.currency, shop_currency=currency)
+            f"{title} is priced in {price_currency}; this shop sells in {currency}",
+            field="currency", reason=InputReason.CURRENCY, title=title,
+            currency=price_currency, shop_currency=currency)
     held = await _held_by_cart(session, cart)
-    available = variant.stock + held.get(variant_id, 0)
+    available = int(stock) + held.get(variant_id, 0)
     if wanted > available:
-        raise OutOfStock(title=product.title, available=max(available, 0), requested=wanted,
+        raise OutOfStock(title=title, available=max(available, 0), requested=wanted,
                          in_cart=in_cart)
     return held
 
@@ -258,8 +306,7 @@ async def clear_cart(session: AsyncSession, customer_id: int) -> None:
     ).first()
     if removed is not None or cart.promo_code_id is not None:
         cart.promo_code_id = None
-        _bump(cart)
-    await session.flush()
+        await _bump(session, cart)
 
 
 class CartService:
@@ -271,9 +318,8 @@ class CartService:
         self._currency = currency
         self._clock = clock
 
-    async def _after(self, session: AsyncSession, cart: Cart,
+    async def _after(self, session: AsyncSession, cart: _Cart,
                      held: dict[int, int] | None = None) -> CartView:
-        await session.flush()
         return await _view(session, cart, now=self._clock(), currency=self._currency,
                            held=held)
 
@@ -294,7 +340,7 @@ class CartService:
         async with self._sessions.begin() as session:
             cart = await _cart_for_change(session, customer_id)
             item = await _item(session, cart.id, variant_id)
-            in_cart = item.quantity if item else 0
+            in_cart = item[1] if item else 0
             if in_cart + quantity > MAX_LINE_QUANTITY:
                 raise InvalidInput(f"at most {MAX_LINE_QUANTITY} of one item per order "
                                    f"(you already have {in_cart} in your cart)",
@@ -302,13 +348,9 @@ class CartService:
                                    limit=MAX_LINE_QUANTITY, in_cart=in_cart)
             held = await _check_variant(session, variant_id, in_cart + quantity, in_cart,
                                         self._currency, cart)
-            if item is None:
-                session.add(CartItem(cart_id=cart.id, variant_id=variant_id, quantity=quantity,
-                                     added_at=utcnow()))
-            else:
-                item.quantity = in_cart + quantity
-            _bump(cart)
-            record_step(session, FunnelStep.CART, customer_id, self._clock())
+            await _set_line(session, cart.id, variant_id, item, in_cart + quantity)
+            await _bump(session, cart)
+            await record_step(session, FunnelStep.CART, customer_id, self._clock())
             return await self._after(session, cart, held)
 
     async def set_quantity(self, customer_id: int, variant_id: int, quantity: int) -> CartView:
@@ -319,16 +361,12 @@ class CartService:
         async with self._sessions.begin() as session:
             cart = await _cart_for_change(session, customer_id)
             item = await _item(session, cart.id, variant_id)
-            if item is not None and item.quantity == quantity:
+            if item is not None and item[1] == quantity:
                 return await self._after(session, cart)
             held = await _check_variant(session, variant_id, quantity, 0, self._currency,
                                         cart)
-            if item is None:
-                session.add(CartItem(cart_id=cart.id, variant_id=variant_id, quantity=quantity,
-                                     added_at=utcnow()))
-            else:
-                item.quantity = quantity
-            _bump(cart)
+            await _set_line(session, cart.id, variant_id, item, quantity)
+            await _bump(session, cart)
             return await self._after(session, cart, held)
 
     async def remove(self, customer_id: int, variant_id: int) -> CartView:
@@ -339,8 +377,8 @@ class CartService:
                 return _empty(self._currency)
             item = await _item(session, cart.id, variant_id)
             if item is not None:
-                await session.delete(item)
-                _bump(cart)
+                await session.execute(_DELETE_ITEM, {"item_id": item[0]})
+                await _bump(session, cart)
             return await self._after(session, cart)
 
     async def clear(self, customer_id: int) -> CartView:
@@ -364,7 +402,7 @@ class CartService:
                            now=self._clock())
             if cart.promo_code_id != promo.id:
                 cart.promo_code_id = promo.id
-                _bump(cart)
+                await _bump(session, cart)
             return await self._after(session, cart)
 
     async def remove_promo(self, customer_id: int) -> CartView:
@@ -375,5 +413,5 @@ class CartService:
                 return _empty(self._currency)
             if cart.promo_code_id is not None:
                 cart.promo_code_id = None
-                _bump(cart)
+                await _bump(session, cart)
             return await self._after(session, cart)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, cast, func, or_, select
@@ -60,53 +60,48 @@ def _in_category(path: str) -> Select[tuple[int]]:
     )))
 
 
-def _summary_query() -> Select[Any]:
-    return (
-        select(
-            Product.id,
-            Product.handle,
-            Product.title,
-            Category.path,
-            func.min(Variant.price),
-            func.max(Variant.price),
-            func.min(Variant.currency),
-            func.coalesce(func.sum(Variant.stock), 0),
-            func.min(cast(Variant.digital, Integer)),
-        )
-        .join(Variant, Variant.product_id == Product.id)
-        .outerjoin(Category, Category.id == Product.category_id)
-        .group_by(Product.id, Product.handle, Product.title, Category.path)
+# Search results, category pages and carts read these on most updates, so they are Core
+# statements built once (SQLAlchemy memoizes their cache keys) returning plain rows: the
+# ORM's compilation of the same select cost several times as much CPU.
+PRODUCTS = Product.__table__
+VARIANTS = Variant.__table__
+_IMAGES = ProductImage.__table__
+_CATEGORIES = Category.__table__
+# A product's first image, as a column of a query over products.
+FIRST_IMAGE = (select(_IMAGES.c.url).where(_IMAGES.c.product_id == PRODUCTS.c.id)
+               .order_by(_IMAGES.c.position, _IMAGES.c.id).limit(1)
+               .correlate(PRODUCTS).scalar_subquery())
+_SUMMARY = (
+    select(
+        PRODUCTS.c.id,
+        PRODUCTS.c.handle,
+        PRODUCTS.c.title,
+        _CATEGORIES.c.path,
+        func.min(VARIANTS.c.price),
+        func.max(VARIANTS.c.price),
+        func.min(VARIANTS.c.currency),
+        func.coalesce(func.sum(VARIANTS.c.stock), 0),
+        func.min(cast(VARIANTS.c.digital, Integer)),
+        FIRST_IMAGE,
     )
-
-
-async def first_images(session: AsyncSession, product_ids: Iterable[int]) -> dict[int, str]:
-    """Each product's first image URL (products without images are left out)."""
-    product_ids = list(product_ids)
-    if not product_ids:
-        return {}
-    rows = await session.execute(
-        select(ProductImage.product_id, ProductImage.url)
-        .where(ProductImage.product_id.in_(product_ids))
-        .order_by(ProductImage.product_id, ProductImage.position)
-    )
-    first: dict[int, str] = {}
-    for product_id, url in rows.tuples():
-        first.setdefault(product_id, url)
-    return first
+    .join_from(PRODUCTS, VARIANTS, VARIANTS.c.product_id == PRODUCTS.c.id)
+    .outerjoin(_CATEGORIES, _CATEGORIES.c.id == PRODUCTS.c.category_id)
+    .group_by(PRODUCTS.c.id, PRODUCTS.c.handle, PRODUCTS.c.title, _CATEGORIES.c.path)
+)
+_SUMMARIES_BY_ID = _SUMMARY.where(PRODUCTS.c.id.in_(bindparam("ids", expanding=True)))
 
 
 async def summaries(session: AsyncSession, product_ids: Sequence[int]) -> list[ProductSummary]:
     """Summaries for these products, in the order given (unknown ids are left out)."""
     if not product_ids:
         return []
-    rows = (await session.execute(_summary_query().where(Product.id.in_(product_ids)))).all()
-    images = await first_images(session, product_ids)
-    by_id = {row[0]: _summary(row, images) for row in rows}
+    rows = (await session.execute(_SUMMARIES_BY_ID, {"ids": list(product_ids)})).all()
+    by_id = {row[0]: _summary(row) for row in rows}
     return [by_id[i] for i in product_ids if i in by_id]
 
 
-def _summary(row: Sequence[object], images: dict[int, str]) -> ProductSummary:
-    pid, handle, title, path, low, high, currency, stock, all_digital = row
+def _summary(row: Sequence[object]) -> ProductSummary:
+    pid, handle, title, path, low, high, currency, stock, all_digital, image = row
     assert isinstance(pid, int) and isinstance(currency, str)
     return ProductSummary(
         id=pid,
@@ -116,7 +111,7 @@ def _summary(row: Sequence[object], images: dict[int, str]) -> ProductSummary:
         min_price=Money(currency, int(str(low))),
         max_price=Money(currency, int(str(high))),
         stock=int(str(stock)),
-        image_url=images.get(pid),
+        image_url=None if image is None else str(image),
         digital=bool(all_digital),
     )
 
@@ -135,15 +130,14 @@ async def list_products(
     ).scalar_one()
     rows = (
         await session.execute(
-            _summary_query()
+            _SUMMARY
             .where(condition)
-            .order_by(Product.title, Product.id)
+            .order_by(PRODUCTS.c.title, PRODUCTS.c.id)
             .offset((page - 1) * page_size)
             .limit(page_size)
         )
     ).all()
-    images = await first_images(session, [row[0] for row in rows])
-    return Page([_summary(row, images) for row in rows], page, page_size, total)
+    return Page([_summary(row) for row in rows], page, page_size, total)
 
 
 def variant_info(variant: Variant, option_names: Sequence[str | None]) -> VariantInfo:
@@ -165,38 +159,33 @@ def variant_info(variant: Variant, option_names: Sequence[str | None]) -> Varian
     )
 
 
-# The product card is read on nearly every button press, so its reads are Core statements
-# built once (SQLAlchemy memoizes their cache keys) returning plain rows: the ORM's
-# selectin loading of the same data cost about five times as much CPU.
-_PRODUCTS = Product.__table__
-_VARIANTS = Variant.__table__
-_IMAGES = ProductImage.__table__
-_CATEGORIES = Category.__table__
-_VARIANT_COLUMNS = (_VARIANTS.c.id, _VARIANTS.c.product_id, _VARIANTS.c.sku,
-                    _VARIANTS.c.option1, _VARIANTS.c.option2, _VARIANTS.c.option3,
-                    _VARIANTS.c.currency, _VARIANTS.c.price, _VARIANTS.c.stock,
-                    _VARIANTS.c.low_stock_threshold, _VARIANTS.c.weight_grams,
-                    _VARIANTS.c.digital, _VARIANTS.c.image_url)
-_OPTION_NAMES = (_PRODUCTS.c.option1_name, _PRODUCTS.c.option2_name, _PRODUCTS.c.option3_name)
+# The product card is read on nearly every button press (the ORM's selectin loading of it
+# cost about five times as much CPU as these statements).
+VARIANT_COLUMNS = (VARIANTS.c.id, VARIANTS.c.product_id, VARIANTS.c.sku,
+                    VARIANTS.c.option1, VARIANTS.c.option2, VARIANTS.c.option3,
+                    VARIANTS.c.currency, VARIANTS.c.price, VARIANTS.c.stock,
+                    VARIANTS.c.low_stock_threshold, VARIANTS.c.weight_grams,
+                    VARIANTS.c.digital, VARIANTS.c.image_url)
+OPTION_NAMES = (PRODUCTS.c.option1_name, PRODUCTS.c.option2_name, PRODUCTS.c.option3_name)
 _PRODUCT_ROW = (
-    select(_PRODUCTS.c.id, _PRODUCTS.c.handle, _PRODUCTS.c.title, _PRODUCTS.c.description,
-           _PRODUCTS.c.active, *_OPTION_NAMES, _CATEGORIES.c.path)
-    .select_from(_PRODUCTS.outerjoin(_CATEGORIES, _CATEGORIES.c.id == _PRODUCTS.c.category_id))
+    select(PRODUCTS.c.id, PRODUCTS.c.handle, PRODUCTS.c.title, PRODUCTS.c.description,
+           PRODUCTS.c.active, *OPTION_NAMES, _CATEGORIES.c.path)
+    .select_from(PRODUCTS.outerjoin(_CATEGORIES, _CATEGORIES.c.id == PRODUCTS.c.category_id))
 )
-_PRODUCT_BY_ID = _PRODUCT_ROW.where(_PRODUCTS.c.id == bindparam("ref"))
-_PRODUCT_BY_HANDLE = _PRODUCT_ROW.where(_PRODUCTS.c.handle == bindparam("ref"))
-_PRODUCT_VARIANTS = (select(*_VARIANT_COLUMNS)
-                     .where(_VARIANTS.c.product_id == bindparam("product_id"))
-                     .order_by(_VARIANTS.c.position, _VARIANTS.c.id))
+_PRODUCT_BY_ID = _PRODUCT_ROW.where(PRODUCTS.c.id == bindparam("ref"))
+_PRODUCT_BY_HANDLE = _PRODUCT_ROW.where(PRODUCTS.c.handle == bindparam("ref"))
+_PRODUCT_VARIANTS = (select(*VARIANT_COLUMNS)
+                     .where(VARIANTS.c.product_id == bindparam("product_id"))
+                     .order_by(VARIANTS.c.position, VARIANTS.c.id))
 _PRODUCT_IMAGES = (select(_IMAGES.c.url).where(_IMAGES.c.product_id == bindparam("product_id"))
                    .order_by(_IMAGES.c.position))
-_VARIANT_ROW = (select(*_VARIANT_COLUMNS, *_OPTION_NAMES)
-                .join_from(_VARIANTS, _PRODUCTS, _PRODUCTS.c.id == _VARIANTS.c.product_id))
-_VARIANT_BY_ID = _VARIANT_ROW.where(_VARIANTS.c.id == bindparam("ref"))
-_VARIANT_BY_SKU = _VARIANT_ROW.where(func.upper(_VARIANTS.c.sku) == bindparam("ref"))
+_VARIANT_ROW = (select(*VARIANT_COLUMNS, *OPTION_NAMES)
+                .join_from(VARIANTS, PRODUCTS, PRODUCTS.c.id == VARIANTS.c.product_id))
+_VARIANT_BY_ID = _VARIANT_ROW.where(VARIANTS.c.id == bindparam("ref"))
+_VARIANT_BY_SKU = _VARIANT_ROW.where(func.upper(VARIANTS.c.sku) == bindparam("ref"))
 
 
-def _variant_from_row(row: Sequence[Any], option_names: Sequence[str | None]) -> VariantInfo:
+def variant_from_row(row: Sequence[Any], option_names: Sequence[str | None]) -> VariantInfo:
     (variant_id, product_id, sku, option1, option2, option3, currency, price, stock, threshold,
      weight, digital, image_url) = row[:13]
     options = tuple((name or "", value) for name, value
@@ -239,7 +228,7 @@ async def product_detail(
         option_names=tuple(n for n in names if n),
         images=tuple(images),
         active=bool(active),
-        variants=tuple(_variant_from_row(v, names) for v in variants),
+        variants=tuple(variant_from_row(v, names) for v in variants),
     )
 
 
@@ -258,7 +247,7 @@ async def variant_by(
     if row is None:
         raise NotFound(f"variant {sku if variant_id is None else variant_id} does not exist",
                        what="variant", ref=sku if variant_id is None else variant_id)
-    return _variant_from_row(row, row[13:])
+    return variant_from_row(row, row[13:])
 
 
 async def low_stock(session: AsyncSession) -> list[VariantInfo]:

@@ -8,7 +8,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
+from typing import cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,10 +26,16 @@ class FunnelStep(StrEnum):
     CART = "cart"
 
 
-def record_step(session: AsyncSession, step: FunnelStep, customer_id: int | None,
-                at: datetime) -> None:
+# A Core statement built once: a step is recorded on every search and cart change, and the
+# ORM's unit of work cost several times as much CPU for one plain row.
+_INSERT_STEP = insert(cast(Table, FunnelEvent.__table__))
+
+
+async def record_step(session: AsyncSession, step: FunnelStep, customer_id: int | None,
+                      at: datetime) -> None:
     """Add one funnel step inside the caller's transaction (the cart's add, for one)."""
-    session.add(FunnelEvent(kind=str(step), customer_id=customer_id, at=at))
+    await session.execute(_INSERT_STEP, {"kind": str(step), "customer_id": customer_id,
+                                         "at": at})
 
 
 class FunnelRecorder:
@@ -51,7 +59,7 @@ class FunnelRecorder:
     async def _record(self, step: FunnelStep, customer_id: int) -> bool:
         try:
             async with self._sessions.begin() as session:
-                record_step(session, step, customer_id, self._clock())
+                await record_step(session, step, customer_id, self._clock())
         # A locked or unreachable database, or an exhausted pool: losing one funnel
         # step beats failing the customer's request. Nothing broader is caught.
         except (OperationalError, PoolTimeout):
