@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import logging
+from functools import lru_cache
 from pathlib import Path
 
 from aiogram import Bot
@@ -18,7 +19,7 @@ from aiogram.types import (
     Message,
 )
 
-from bot.flows.screens import Screen, Text
+from bot.flows.screens import Row, Screen, Text
 from shop.media import resolve_image
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,19 @@ def to_html(text: Text) -> str:
 
 
 def keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
-    if not screen.buttons:
-        return None
+    return _markup(screen.buttons) if screen.buttons else None
+
+
+# Customers see the same keyboards again and again (a product's options, a page of results),
+# and building one is a pydantic model per button: each distinct keyboard is built once.
+# aiogram only reads a markup to send it, so one instance can serve every call.
+@lru_cache(maxsize=4096)
+def _markup(buttons: tuple[Row, ...]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[
         [InlineKeyboardButton(text=b.label, url=b.url) if b.url else
          InlineKeyboardButton(text=b.label, callback_data=b.action.encode() if b.action else "")
          for b in row]
-        for row in screen.buttons
+        for row in buttons
     ])
 
 
