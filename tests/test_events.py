@@ -19,6 +19,7 @@ from shop.events.consumers import idempotent, once, receipt_consumer
 from shop.events.models import EventDelivery, OutboxEvent
 from shop.events.outbox import Topic, publish
 from shop.events.relay import DeliveredEvent, Relay, describe_error
+from shop.events.retry_policy import RetryPolicy
 from tests.conftest import Database
 
 WAIT = 10.0  # seconds any condition in these tests may take before the test fails
@@ -215,7 +216,7 @@ async def test_failing_handler_is_retried_with_backoff(database: Database) -> No
         if len(calls) <= 2:
             raise ConnectionError("admin bot unreachable")
 
-    relay = Relay(database.sessions, clock=clock, jitter=0)
+    relay = Relay(database.sessions, clock=clock, retry=RetryPolicy(jitter=0))
     relay.subscribe("staff_alerts", flaky)
     await publish_in_one_transaction(database, (Topic.PAYMENT_PROBLEM, {"order": 7}))
     [event_id] = await all_event_ids(database)
@@ -258,8 +259,8 @@ async def test_permanent_failure_does_not_block_later_events(
             raise RuntimeError(f"POST https://api.telegram.org/bot{token}/sendMessage failed")
         delivered.append(event.payload["n"])
 
-    relay = Relay(database.sessions, clock=clock, jitter=0, max_backoff_s=4,
-                  alert_after_attempts=4)
+    relay = Relay(database.sessions, clock=clock,
+                  retry=RetryPolicy(jitter=0, max_backoff_s=4, alert_after_attempts=4))
     relay.subscribe("staff_alerts", handler)
     for n in range(1, 6):
         await publish_in_one_transaction(database, (Topic.STOCK_LOW, {"n": n}))

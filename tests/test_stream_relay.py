@@ -23,6 +23,7 @@ from shop.events.models import EventDelivery
 from shop.events.outbox import Topic
 from shop.events.relay import DeliveredEvent, Relay
 from shop.events.relay_port import EventRelay
+from shop.events.retry_policy import RetryPolicy
 from shop.events.stream_relay import StreamRelay
 from tests.conftest import Database
 from tests.support.waiting import eventually
@@ -219,7 +220,7 @@ async def test_failing_handler_backs_off_without_blocking_later_events(
         if event.payload["n"] == 1 and calls.count(1) <= 2:
             raise ConnectionError(f"POST https://api.telegram.org/bot{token}/sendMessage")
 
-    relay = make_relay(clock=clock, jitter=0)
+    relay = make_relay(clock=clock, retry=RetryPolicy(jitter=0))
     relay.subscribe("staff_alerts", flaky)
     await publish_in_one_transaction(
         database, *[(Topic.PAYMENT_PROBLEM, {"n": n}) for n in (1, 2, 3)])

@@ -15,6 +15,7 @@ from shop.db.base import utcnow
 from shop.db.engine import create_engine, session_factory
 from shop.events.outbox import Topic
 from shop.events.relay import DeliveredEvent
+from shop.events.retry_policy import RetryPolicy
 from shop.events.stream_store import StreamKeys, StreamPublisher, trim
 from tests import test_stream_relay as shared
 from tests.conftest import Database
@@ -26,7 +27,7 @@ from tests.test_stream_relay import FAST, WAIT, MakeRelay, Running, deliver_all
 client, make_relay, prefix = shared.client, shared.make_relay, shared.prefix  # the fixtures
 
 # Real-time retries, quick enough for a test: the backoff runs on the real clock here.
-QUICK_RETRIES = {**FAST, "base_backoff_s": 0.02, "max_backoff_s": 0.1, "jitter": 0}
+QUICK_RETRIES = {**FAST, "retry": RetryPolicy(base_backoff_s=0.02, max_backoff_s=0.1, jitter=0)}
 
 
 async def test_entry_of_a_dead_worker_is_taken_over_after_the_lease(

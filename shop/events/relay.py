@@ -39,7 +39,7 @@ from sqlalchemy.orm import aliased
 
 from shop.db.base import utcnow
 from shop.events.models import EventDelivery, OutboxEvent
-from shop.events.retry_policy import RetryPolicy
+from shop.events.retry_policy import DEFAULT_RETRY, RetryPolicy
 from shop.redaction import describe_error as describe_error  # re-exported for callers
 
 log = logging.getLogger(__name__)
@@ -91,13 +91,10 @@ class Relay:
         sessions: async_sessionmaker[AsyncSession],
         *,
         batch_size: int = 100,
-        max_backoff_s: float = 300.0,
         poll_interval_s: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
-        base_backoff_s: float = 1.0,
-        jitter: float = 0.1,
+        retry: RetryPolicy = DEFAULT_RETRY,
         lease_s: float = 60.0,
-        alert_after_attempts: int = 10,
         gap_grace_s: float = 120.0,
         rescan_interval_s: float = 600.0,
         expected_errors: tuple[type[Exception], ...] = (),
@@ -105,19 +102,19 @@ class Relay:
         """Configure the relay; nothing touches the database until the first pass.
 
         ``lease_s`` is both how long a claim keeps other relays off an event and the time a
-        handler may take before it counts as failed. ``jitter`` stretches each backoff by up
-        to that fraction (0 for exact schedules). ``gap_grace_s`` and ``rescan_interval_s``
+        handler may take before it counts as failed. ``retry``: the backoff after a handler
+        fails, and when a failure is logged as an error. ``gap_grace_s`` and ``rescan_interval_s``
         cover events whose transaction commits after events with higher ids (see
         ``_advance``). Handler failures of ``expected_errors`` are retried like any other
         but logged at DEBUG only: the caller reports them (once per outage, say).
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if min(max_backoff_s, base_backoff_s, lease_s, poll_interval_s) <= 0:
+        if min(lease_s, poll_interval_s) <= 0:
             raise ValueError("intervals must be positive")
         self._sessions = sessions
         self._batch_size = batch_size
-        self._retry = RetryPolicy(base_backoff_s, max_backoff_s, jitter, alert_after_attempts)
+        self._retry = retry
         self._poll_interval_s = poll_interval_s
         self._clock = clock
         self._lease = timedelta(seconds=lease_s)

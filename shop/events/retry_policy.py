@@ -22,6 +22,10 @@ class RetryPolicy:
     jitter: float = 0.1  # stretches each backoff by up to this fraction (0: exact schedules)
     alert_after_attempts: int = 10  # from this attempt on, a failure is logged as an error
 
+    def __post_init__(self) -> None:
+        if min(self.base_backoff_s, self.max_backoff_s) <= 0 or self.jitter < 0:
+            raise ValueError(f"backoffs must be positive and jitter not negative: {self}")
+
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1 for the first)."""
         delay = min(self.max_backoff_s, self.base_backoff_s * 2.0 ** min(attempt - 1, 60))
@@ -42,3 +46,6 @@ class RetryPolicy:
         log.log(level, "consumer %s failed on event %d (%s), attempt %d; retrying in %.1fs: %s%s",
                 consumer, event.id, event.topic, attempt, delay, describe_error(error),
                 stack.rstrip())
+
+
+DEFAULT_RETRY = RetryPolicy()

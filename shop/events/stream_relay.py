@@ -46,7 +46,7 @@ from shop.events.relay import (
     Relay,
     checked_subscription,
 )
-from shop.events.retry_policy import RetryPolicy
+from shop.events.retry_policy import DEFAULT_RETRY, RetryPolicy
 from shop.events.stream_groups import Consumer, Groups, Retry, entry_order
 from shop.events.stream_outage import Outage, first_of
 from shop.events.stream_store import (
@@ -73,13 +73,10 @@ class StreamRelay:
         *,
         prefix: str = "chatshop",
         batch_size: int = 100,
-        max_backoff_s: float = 300.0,
         poll_interval_s: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
-        base_backoff_s: float = 1.0,
-        jitter: float = 0.1,
+        retry: RetryPolicy = DEFAULT_RETRY,
         lease_s: float = 60.0,
-        alert_after_attempts: int = 10,
         block_s: float = 1.0,
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 10.0,
@@ -87,20 +84,19 @@ class StreamRelay:
     ) -> None:
         """Configure the relay; nothing connects until the first pass.
 
-        The backoff settings, ``lease_s`` and ``clock`` mean what they mean for
+        ``retry``, ``lease_s`` and ``clock`` mean what they mean for
         :class:`Relay`; ``lease_s`` is also how long an entry must sit idle in another
         member's hands before it is taken over. ``block_s`` bounds each blocking read, and
         so how late :meth:`run` notices ``stop``. ``prefix`` names every Redis key.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if min(max_backoff_s, base_backoff_s, lease_s, poll_interval_s, block_s,
-               reconnect_min_s, reconnect_max_s) <= 0:
+        if min(lease_s, poll_interval_s, block_s, reconnect_min_s, reconnect_max_s) <= 0:
             raise ValueError("intervals must be positive")
         self._sessions = sessions
         self._clock = clock
         self._batch_size = batch_size
-        self._retry = RetryPolicy(base_backoff_s, max_backoff_s, jitter, alert_after_attempts)
+        self._retry = retry
         self._lease_s = lease_s
         self._poll_interval_s = poll_interval_s
         self._block_ms = max(1, int(block_s * 1000))
@@ -113,10 +109,8 @@ class StreamRelay:
         self._groups = Groups(self._redis, self._keys, member, sessions, self._publisher,
                               publisher_name=PUBLISHER, lease_s=lease_s,
                               batch_size=batch_size)
-        self._outbox = Relay(sessions, batch_size=batch_size, max_backoff_s=max_backoff_s,
-                             poll_interval_s=poll_interval_s, clock=clock,
-                             base_backoff_s=base_backoff_s, jitter=jitter, lease_s=lease_s,
-                             alert_after_attempts=alert_after_attempts,
+        self._outbox = Relay(sessions, batch_size=batch_size, poll_interval_s=poll_interval_s,
+                             clock=clock, retry=retry, lease_s=lease_s,
                              expected_errors=OUTAGE_ERRORS)
         self._outbox.subscribe(PUBLISHER, self._publish)
         self._consumers: dict[str, Consumer] = {}
