@@ -16,7 +16,7 @@ from shop.db.engine import create_engine, session_factory
 from shop.events.outbox import Topic
 from shop.events.relay import DeliveredEvent
 from shop.events.retry_policy import RetryPolicy
-from shop.events.stream_store import StreamKeys, StreamPublisher, trim
+from shop.events.stream_store import StreamKeys, StreamPublisher, retire_idle_groups, trim
 from tests import test_stream_relay as shared
 from tests.conftest import Database
 from tests.support.redis import RedisServer
@@ -151,6 +151,43 @@ def _messages(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if text in r.getMessage()]
 
 
+async def test_two_copies_of_an_event_read_by_two_workers_are_handled_once(
+    database: Database, make_relay: MakeRelay, client: aioredis.Redis, prefix: str,
+) -> None:
+    keys = StreamKeys(prefix)
+    started, finish = asyncio.Event(), asyncio.Event()
+    handled: list[int] = []
+
+    async def slow(event: DeliveredEvent) -> None:
+        handled.append(event.id)
+        started.set()
+        await finish.wait()
+
+    first, second = make_relay(**QUICK_RETRIES), make_relay(**QUICK_RETRIES)
+    for relay in (first, second):
+        relay.subscribe("alerts", slow)
+    await publish_in_one_transaction(database, (Topic.ORDER_PAID, {"order": 7}))
+    [event_id] = await all_event_ids(database)
+    busy = asyncio.create_task(first.run_once())  # publishes the event and starts on it
+    await asyncio.wait_for(started.wait(), WAIT)
+    # A backfill's copy of the same event, for this consumer alone, read by the other worker.
+    copy = DeliveredEvent(event_id, "order.paid", {"order": 7}, utcnow())
+    assert await StreamPublisher(client, keys).publish(copy, only_for="alerts")
+    assert await second.run_once() == 0  # the first worker holds the event: not handled here
+    assert handled == [event_id]
+    finish.set()
+    await asyncio.wait_for(busy, WAIT)
+
+    async def copy_acknowledged() -> bool:
+        await second.run_once()  # its copy, looked at again: done by now, acknowledged unread
+        groups = await client.xinfo_groups(keys.stream)
+        return [g["pending"] for g in groups if g["name"] == "alerts"] == [0]
+
+    await eventually(copy_acknowledged, within=WAIT)
+    assert handled == [event_id]
+    assert await second.pending("alerts") == 0
+
+
 async def test_racing_publishers_add_one_entry(
     database: Database, make_relay: MakeRelay, client: aioredis.Redis, redis_url: str,
     prefix: str,
@@ -201,6 +238,73 @@ async def test_trim_never_drops_entries_a_group_still_needs(
     await read_and_ack(client, keys.stream, "slow", 50, ack=lambda n: True)
     await trim(client, keys)
     assert await client.xlen(keys.stream) < 300 - removed  # all read: more goes
+
+
+async def test_idle_groups_of_consumers_nobody_runs_are_retired_and_stop_pinning_the_stream(
+    client: aioredis.Redis, prefix: str,
+) -> None:
+    keys = StreamKeys(prefix)
+    assert await retire_idle_groups(client, keys, keep=(), idle_s=0) == []  # no stream yet
+    for n in range(200):
+        await client.xadd(keys.stream, {"n": str(n)})
+    for group in ("alerts", "removed", "other"):
+        await client.xgroup_create(keys.stream, group, id="0")
+    await client.set(keys.ready("removed"), "1")
+    # Redis trims whole nodes of 100 entries: the groups kept read well past the first ones.
+    for group, count in (("alerts", 180), ("removed", 20), ("other", 170)):
+        await read_and_ack(client, keys.stream, group, count, ack=lambda n: True)
+    assert await trim(client, keys) == 0  # "removed" has read only 20
+
+    async def members_idle(group: str, at_least_ms: int) -> bool:
+        members = await client.xinfo_consumers(keys.stream, group)
+        return all(int(m["idle"]) >= at_least_ms for m in members)
+
+    await eventually(lambda: members_idle("removed", 300))
+    await read_and_ack(client, keys.stream, "other", 10, ack=lambda n: True)  # still in use
+    retired = await retire_idle_groups(client, keys, keep={"alerts"}, idle_s=0.3)
+
+    # "alerts" is this worker's own (idle or not), "other" was read a moment ago.
+    assert retired == ["removed"]
+    names = {g["name"] for g in await client.xinfo_groups(keys.stream)}
+    assert names == {"alerts", "other"}
+    assert not await client.exists(keys.ready("removed"))
+    assert await trim(client, keys) > 0  # what "alerts" and "other" have read can go now
+    assert await retire_idle_groups(client, keys, keep={"alerts"}, idle_s=3600) == []
+    # A group made and never read may be one a worker is filling right now: left alone.
+    await client.xgroup_create(keys.stream, "just_made", id="0")
+    assert await retire_idle_groups(client, keys, keep={"alerts", "other"}, idle_s=0) == []
+
+
+async def test_a_retired_consumer_that_comes_back_refills_its_group_from_the_outbox(
+    database: Database, make_relay: MakeRelay, client: aioredis.Redis, prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    keys = StreamKeys(prefix)
+    old = make_relay()
+    old_alerts = Recorder()
+    old.subscribe("alerts", old_alerts)
+    await publish_in_one_transaction(database, (Topic.ORDER_PLACED, {"n": 1}))
+    await deliver_all(old)
+    await old.close()  # the consumer goes away (a removed feature, a stopped staff worker)
+    await publish_in_one_transaction(database, (Topic.ORDER_PLACED, {"n": 2}))
+
+    other = make_relay(trim_interval_s=0, retire_groups_after_s=0.3)
+    other.subscribe("receipts", Recorder())
+
+    async def alerts_group_gone() -> bool:
+        await other.run_once()  # publishes event 2, then trims: retires what is idle
+        return "alerts" not in {g["name"] for g in await client.xinfo_groups(keys.stream)}
+
+    with caplog.at_level(logging.WARNING, logger="shop.events.stream_relay"):
+        await eventually(alerts_group_gone)
+    assert "destroyed the stream group of consumer alerts" in caplog.text
+
+    back = make_relay()
+    alerts = Recorder()
+    back.subscribe("alerts", alerts)
+    await deliver_all(back)
+    assert [e.payload["n"] for e in alerts.events] == [2]  # the one it had not handled yet
+    assert [e.payload["n"] for e in old_alerts.events] == [1]
 
 
 async def read_and_ack(client: aioredis.Redis, stream: str, group: str, count: int,

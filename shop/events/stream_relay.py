@@ -54,8 +54,11 @@ from shop.events.stream_store import (
     StreamEntry,
     StreamKeys,
     StreamPublisher,
+    claim_handling,
     is_nogroup,
     open_redis,
+    release_handling,
+    retire_idle_groups,
     trim,
 )
 
@@ -81,13 +84,16 @@ class StreamRelay:
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 10.0,
         trim_interval_s: float = 60.0,
+        retire_groups_after_s: float = 24 * 3600.0,
     ) -> None:
         """Configure the relay; nothing connects until the first pass.
 
         ``retry``, ``lease_s`` and ``clock`` mean what they mean for
         :class:`Relay`; ``lease_s`` is also how long an entry must sit idle in another
         member's hands before it is taken over. ``block_s`` bounds each blocking read, and
-        so how late :meth:`run` notices ``stop``. ``prefix`` names every Redis key.
+        so how late :meth:`run` notices ``stop``. ``prefix`` names every Redis key. The group
+        of a consumer this worker does not run, unread for ``retire_groups_after_s``, is
+        destroyed when the stream is trimmed (see :func:`retire_idle_groups`).
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -101,10 +107,11 @@ class StreamRelay:
         self._poll_interval_s = poll_interval_s
         self._block_ms = max(1, int(block_s * 1000))
         self._trim_interval_s = trim_interval_s
+        self._retire_groups_after_s = retire_groups_after_s
         self._last_trim = -float("inf")
         self._redis = open_redis(redis_url, block_s=block_s)
         self._keys = StreamKeys(prefix)
-        member = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        member = self._member = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self._publisher = StreamPublisher(self._redis, self._keys)
         self._groups = Groups(self._redis, self._keys, member, sessions, self._publisher,
                               publisher_name=PUBLISHER, lease_s=lease_s,
@@ -286,18 +293,34 @@ class StreamRelay:
     async def _deliver(self, consumer: Consumer, entry: StreamEntry,
                        event: DeliveredEvent) -> bool:
         retry = consumer.retries.get(entry.entry_id)
-        attempt = (retry.attempts if retry else 0) + 1
-        try:
-            async with asyncio.timeout(self._lease_s):
-                await consumer.handler(event)
-        except Exception as error:
-            delay = self._retry.backoff(attempt)
+        attempts = retry.attempts if retry else 0
+        if not await claim_handling(self._redis, self._keys, consumer.name, event.id,
+                                    self._member, self._lease_s):
+            # Another member is handling another entry of this event (a backfill copy).
+            # Keep this one pending and look again later: by then the event is done (and
+            # this entry is acknowledged unread), or the other member failed and this one
+            # takes its turn. Acknowledging it now would lose the event if that member died.
             consumer.retries[entry.entry_id] = Retry(
-                entry, attempt, self._clock() + timedelta(seconds=delay))
-            self._retry.log_failure(log, consumer.name, event, attempt, delay, error)
+                entry, attempts, self._clock() + timedelta(seconds=self._retry.backoff(1)))
+            log.debug("consumer %s: event %d is being handled by another worker",
+                      consumer.name, event.id)
             return False
-        await records.record_done(self._sessions, consumer.name, event.id, attempt,
-                                  self._clock())
+        attempt = attempts + 1
+        try:
+            try:
+                async with asyncio.timeout(self._lease_s):
+                    await consumer.handler(event)
+            except Exception as error:
+                delay = self._retry.backoff(attempt)
+                consumer.retries[entry.entry_id] = Retry(
+                    entry, attempt, self._clock() + timedelta(seconds=delay))
+                self._retry.log_failure(log, consumer.name, event, attempt, delay, error)
+                return False
+            await records.record_done(self._sessions, consumer.name, event.id, attempt,
+                                      self._clock())
+        finally:
+            await release_handling(self._redis, self._keys, consumer.name, event.id,
+                                   self._member)
         consumer.retries.pop(entry.entry_id, None)
         await self._groups.ack(consumer, [entry.entry_id])
         return True
@@ -347,9 +370,16 @@ class StreamRelay:
             return
         self._last_trim = time.monotonic()
         try:
+            retired = await retire_idle_groups(self._redis, self._keys, keep=self._consumers,
+                                               idle_s=self._retire_groups_after_s)
             removed = await trim(self._redis, self._keys)
         except OUTAGE_ERRORS as error:
             self._outage.noticed(error)
             return
+        for name in retired:
+            log.warning("destroyed the stream group of consumer %s: this worker does not run it "
+                        "and nobody has read from it for %.0f s (it would keep the stream from "
+                        "being trimmed); if it comes back, it refills from the outbox",
+                        name, self._retire_groups_after_s)
         if removed:
             log.debug("trimmed %d acknowledged entries from %s", removed, self._keys.stream)

@@ -12,6 +12,10 @@ Keys, all under one prefix (``chatshop`` unless configured; tests use one each):
   consumer still has to handle. It vanishes with everything else when Redis restarts empty,
   which is how a worker notices the loss (besides NOGROUP errors) and backfills.
 * ``<prefix>:backfill:<consumer>`` is a short lock: one worker backfills a group at a time.
+* ``<prefix>:handling:<consumer>:<event id>`` is held (for at most the lease) by the worker
+  handling that event for that consumer. A backfill may put a second entry of an event in
+  the stream while the first is still there; two members of a group can then read one copy
+  each, and this claim keeps them from both handling it.
 
 Under Redis Cluster give a braced prefix (``{chatshop}``) so a script's keys share a slot.
 Redis must not evict keys (``maxmemory-policy noeviction``): an evicted marker or stream is a
@@ -21,15 +25,20 @@ Trimming. ``MAXLEN ~ n`` is simpler but silently drops entries a slow or stopped
 has not read yet. :data:`_TRIM` instead computes, atomically, the oldest entry some group
 still needs (its oldest pending entry, else its last-delivered id) and trims with
 ``MINID ~`` below it; ``~`` lets Redis drop whole nodes only, which is cheap and never
-removes an entry at or above the given id. A stream without groups is left alone. The cost:
-the group of a retired consumer pins the stream, so destroy it (``XGROUP DESTROY``) when a
-consumer is removed for good.
+removes an entry at or above the given id. A stream without groups is left alone.
+
+A consumer removed from the code (or no longer configured anywhere) would leave its group
+behind, pinning the stream for ever. :func:`retire_idle_groups` destroys the groups that the
+calling worker does not run and that no member has read from for a long time (a day by
+default). That loses nothing: the database is the truth, and a consumer that comes back
+finds its group missing and backfills it from the outbox, as after a Redis restart.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,6 +89,63 @@ return redis.call('XTRIM', KEYS[1], 'MINID', '~', floor)
 """
 
 
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+async def claim_handling(client: aioredis.Redis, keys: StreamKeys, consumer: str,
+                         event_id: int, member: str, lease_s: float) -> bool:
+    """Take the right to handle this event for this consumer; False while another member
+    holds it."""
+    taken = await client.set(keys.handling(consumer, event_id), member, nx=True,
+                             px=max(1, int(lease_s * 1000)))
+    return bool(taken)
+
+
+async def release_handling(client: aioredis.Redis, keys: StreamKeys, consumer: str,
+                           event_id: int, member: str) -> None:
+    """Give the claim back, if it is still this member's."""
+    await client.eval(_RELEASE, 1, keys.handling(consumer, event_id), member)
+
+
+async def retire_idle_groups(client: aioredis.Redis, keys: StreamKeys, *, keep: Collection[str],
+                             idle_s: float) -> list[str]:
+    """Destroy the groups not named in ``keep`` that no member has read from for ``idle_s``
+    (a group without members: whose last delivery is that old; one that never delivered is
+    left alone); return their names. Each group's ready marker goes with it."""
+    try:
+        groups = await client.xinfo_groups(keys.stream)
+    except ResponseError:  # no stream yet
+        return []
+    now_ms = _ms(await client.time())
+    retired = []
+    for group in groups:
+        name = str(group["name"])
+        if name in keep:
+            continue
+        members = await client.xinfo_consumers(keys.stream, name)
+        if members:  # a member that crashed stays, idle
+            idle_ms = min(int(member["idle"]) for member in members)
+        else:  # the last member said goodbye: as old as the last entry delivered to it
+            last_ms = int(str(group["last-delivered-id"]).split("-")[0])
+            if not last_ms:
+                continue  # made and never read: maybe a worker filling it right now
+            idle_ms = now_ms - last_ms
+        if idle_ms < idle_s * 1000:
+            continue
+        await client.xgroup_destroy(keys.stream, name)
+        await client.delete(keys.ready(name))
+        retired.append(name)
+    return retired
+
+
+def _ms(server_time: tuple[int, int]) -> int:
+    seconds, microseconds = server_time
+    return int(seconds) * 1000 + int(microseconds) // 1000
+
+
 @dataclass(frozen=True)
 class StreamKeys:
     """Key names under one prefix."""
@@ -99,6 +165,9 @@ class StreamKeys:
 
     def backfill_lock(self, consumer: str) -> str:
         return f"{self.prefix}:backfill:{consumer}"
+
+    def handling(self, consumer: str, event_id: int) -> str:
+        return f"{self.prefix}:handling:{consumer}:{event_id}"
 
 
 @dataclass(frozen=True)
