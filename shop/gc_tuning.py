@@ -5,8 +5,10 @@ Measured on the throughput benchmark (bench/throughput.py): with CPython's defau
 is answered, every second or two under load. Most of that heap is what importing aiogram,
 pydantic and SQLAlchemy and building the shop created, and it lives as long as the process.
 ``gc.freeze()`` moves everything alive once start-up is done into a permanent generation the
-collector no longer scans: full collections then took 30–60 ms. (Raising the thresholds as
-well made collections rarer but each longer, which was worse for the slowest answers.)
+collector no longer scans: full collections then took 22–38 ms, as long as nothing big is
+imported after it (the worker freezes just before taking traffic; matplotlib, for the staff
+bot's charts, is imported by the first chart). Raising the thresholds as well made
+collections rarer but each longer, which was worse for the slowest answers.
 """
 
 from __future__ import annotations
