@@ -36,6 +36,7 @@ from shop.catalog.queries import (
     OPTION_NAMES,
     PRODUCTS,
     VARIANT_COLUMNS,
+    VARIANT_WIDTH,
     VARIANTS,
     variant_from_row,
 )
@@ -133,8 +134,9 @@ _DELETE_ITEM = delete(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
 
 def _line(row: Row[Any], currency: str, held: dict[int, int]) -> CartLine:
     quantity = int(row[0])
-    info = variant_from_row(row[1:14], row[14:17])
-    title, active, image = str(row[17]), bool(row[18]), row[19]
+    product = 1 + VARIANT_WIDTH + len(OPTION_NAMES)  # where the product's columns start
+    info = variant_from_row(row[1:1 + VARIANT_WIDTH], row[1 + VARIANT_WIDTH:product])
+    title, active, image = str(row[product]), bool(row[product + 1]), row[product + 2]
     available = info.stock + held.get(info.id, 0) if active else 0
     return CartLine(
         variant_id=info.id,

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from shop.catalog.models import Category, Product, ProductImage, Variant
 from shop.catalog.search import SearchDoc
@@ -140,25 +139,6 @@ async def list_products(
     return Page([_summary(row) for row in rows], page, page_size, total)
 
 
-def variant_info(variant: Variant, option_names: Sequence[str | None]) -> VariantInfo:
-    values = (variant.option1, variant.option2, variant.option3)
-    options = tuple(
-        (name or "", value) for name, value in zip(option_names, values, strict=True) if value
-    )
-    return VariantInfo(
-        id=variant.id,
-        product_id=variant.product_id,
-        sku=variant.sku,
-        options=options,
-        price=Money(variant.currency, variant.price),
-        stock=variant.stock,
-        low_stock_threshold=variant.low_stock_threshold,
-        weight_grams=variant.weight_grams,
-        digital=variant.digital,
-        image_url=variant.image_url,
-    )
-
-
 # The product card is read on nearly every button press (the ORM's selectin loading of it
 # cost about five times as much CPU as these statements).
 VARIANT_COLUMNS = (VARIANTS.c.id, VARIANTS.c.product_id, VARIANTS.c.sku,
@@ -166,6 +146,8 @@ VARIANT_COLUMNS = (VARIANTS.c.id, VARIANTS.c.product_id, VARIANTS.c.sku,
                     VARIANTS.c.currency, VARIANTS.c.price, VARIANTS.c.stock,
                     VARIANTS.c.low_stock_threshold, VARIANTS.c.weight_grams,
                     VARIANTS.c.digital, VARIANTS.c.image_url)
+# Rows of VARIANT_COLUMNS are this wide; the product's OPTION_NAMES often follow them.
+VARIANT_WIDTH = len(VARIANT_COLUMNS)
 OPTION_NAMES = (PRODUCTS.c.option1_name, PRODUCTS.c.option2_name, PRODUCTS.c.option3_name)
 _PRODUCT_ROW = (
     select(PRODUCTS.c.id, PRODUCTS.c.handle, PRODUCTS.c.title, PRODUCTS.c.description,
@@ -187,17 +169,13 @@ _VARIANT_BY_SKU = _VARIANT_ROW.where(func.upper(VARIANTS.c.sku) == bindparam("re
 
 def variant_from_row(row: Sequence[Any], option_names: Sequence[str | None]) -> VariantInfo:
     (variant_id, product_id, sku, option1, option2, option3, currency, price, stock, threshold,
-     weight, digital, image_url) = row[:13]
+     weight, digital, image_url) = row[:VARIANT_WIDTH]
     options = tuple((name or "", value) for name, value
                     in zip(option_names, (option1, option2, option3), strict=True) if value)
     return VariantInfo(id=variant_id, product_id=product_id, sku=sku, options=options,
                        price=Money(currency, price), stock=stock,
                        low_stock_threshold=threshold, weight_grams=weight,
                        digital=bool(digital), image_url=image_url)
-
-
-def _option_names(product: Product) -> tuple[str | None, str | None, str | None]:
-    return (product.option1_name, product.option2_name, product.option3_name)
 
 
 async def product_detail(
@@ -247,21 +225,20 @@ async def variant_by(
     if row is None:
         raise NotFound(f"variant {sku if variant_id is None else variant_id} does not exist",
                        what="variant", ref=sku if variant_id is None else variant_id)
-    return variant_from_row(row, row[13:])
+    return variant_from_row(row, row[VARIANT_WIDTH:])
 
 
 async def low_stock(session: AsyncSession) -> list[VariantInfo]:
     """Variants at or below their low-stock threshold, emptiest first."""
     rows = (
         await session.execute(
-            select(Variant)
-            .options(selectinload(Variant.product))
-            .join(Product)
-            .where(Product.active.is_(True), Variant.stock <= Variant.low_stock_threshold)
-            .order_by(Variant.stock, Variant.sku)
+            _VARIANT_ROW
+            .where(PRODUCTS.c.active.is_(True),
+                   VARIANTS.c.stock <= VARIANTS.c.low_stock_threshold)
+            .order_by(VARIANTS.c.stock, VARIANTS.c.sku)
         )
-    ).scalars()
-    return [variant_info(v, _option_names(v.product)) for v in rows]
+    ).all()
+    return [variant_from_row(row, row[VARIANT_WIDTH:]) for row in rows]
 
 
 async def search_docs(
