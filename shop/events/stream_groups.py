@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from shop.events.stream_store import (
     StreamPublisher,
     entries,
 )
+from shop.redis_lease import give_back, take_lease
 
 log = logging.getLogger(__name__)
 _SCAN_COUNT = 1000
@@ -93,7 +93,7 @@ class Groups:
         self._publisher = publisher
         self._publisher_name = publisher_name  # whose done rows say "in the stream"
         self._lease_ms = max(1, int(lease_s * 1000))
-        self._lock_s = max(1, math.ceil(lease_s))
+        self._lock_s = lease_s
         self._batch_size = batch_size
 
     async def start(self, consumer: Consumer, now: datetime) -> None:
@@ -131,14 +131,14 @@ class Groups:
             return
         await self.create(consumer.name, "0")
         lock = self._keys.backfill_lock(consumer.name)
-        if not await self._redis.set(lock, self._member, nx=True, ex=self._lock_s):
+        if not await take_lease(self._redis, lock, self._member, self._lock_s):
             return  # another worker is backfilling; reading meanwhile is harmless
         try:
             await self._backfill(consumer)
             await self._redis.set(ready, "1")
         finally:
             with suppress(*OUTAGE_ERRORS):  # else the lock expires on its own
-                await self._redis.delete(lock)
+                await give_back(self._redis, lock, self._member)
 
     async def _backfill(self, consumer: Consumer) -> int:
         # Events the publisher has not taken up yet reach the group, which exists by now, on

@@ -51,6 +51,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shop.events.relay import DeliveredEvent
+from shop.redis_lease import give_back, take_lease
 
 log = logging.getLogger(__name__)
 
@@ -89,25 +90,17 @@ return redis.call('XTRIM', KEYS[1], 'MINID', '~', floor)
 """
 
 
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 async def claim_handling(client: aioredis.Redis, keys: StreamKeys, consumer: str,
                          event_id: int, member: str, lease_s: float) -> bool:
     """Take the right to handle this event for this consumer; False while another member
     holds it."""
-    taken = await client.set(keys.handling(consumer, event_id), member, nx=True,
-                             px=max(1, int(lease_s * 1000)))
-    return bool(taken)
+    return await take_lease(client, keys.handling(consumer, event_id), member, lease_s)
 
 
 async def release_handling(client: aioredis.Redis, keys: StreamKeys, consumer: str,
                            event_id: int, member: str) -> None:
     """Give the claim back, if it is still this member's."""
-    await client.eval(_RELEASE, 1, keys.handling(consumer, event_id), member)
+    await give_back(client, keys.handling(consumer, event_id), member)
 
 
 async def retire_idle_groups(client: aioredis.Redis, keys: StreamKeys, *, keep: Collection[str],

@@ -1,0 +1,26 @@
+"""A Redis key held by one holder for a limited time: taken with ``SET NX PX``, given back
+only by that holder (a holder whose lease ran out must not delete the next holder's key).
+
+Used wherever one worker of several must do something alone for a while and a dead worker's
+turn must pass on its own: handling one event, backfilling a consumer group, handling one
+Telegram update.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+_GIVE_BACK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+async def take_lease(client: aioredis.Redis, key: str, holder: str, seconds: float) -> bool:
+    """Hold ``key`` as ``holder`` for ``seconds``; False while somebody holds it."""
+    return bool(await client.set(key, holder, nx=True, px=max(1, int(seconds * 1000))))
+
+
+async def give_back(client: aioredis.Redis, key: str, holder: str) -> bool:
+    """Delete ``key`` if ``holder`` still holds it; True when it did."""
+    return bool(await client.eval(_GIVE_BACK, 1, key, holder))
