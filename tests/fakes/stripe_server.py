@@ -72,7 +72,8 @@ def parse_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
                 if not isinstance(child, dict):
                     raise StripeApiError(400, f"Invalid hash: {key} mixes a value and a hash")
                 node = child
-    return _listify(root)
+    # The top level stays a mapping of parameter names, even names that are all digits.
+    return {key: _listify(value) for key, value in root.items()}
 
 
 def _listify(node: Any) -> Any:
