@@ -22,7 +22,8 @@ Two measurements per bot, after a warm-up (excluded):
      loop); latency is from the moment an update is due to the fake server receiving the
      bot's first answering call (sendMessage, sendPhoto, editMessage*, answerCallbackQuery).
 Then the same load against ``bench/echo_bot.py`` (aiogram's SimpleRequestHandler, an echo for
-messages, answer + sendMessage for presses), in its own process, in the same run. The echo bot
+messages, answer + sendMessage for presses, each a request of its own; like the worker, it
+answers the webhook once the update was handled), in its own process, in the same run. The echo bot
 sends no keyboards, so its customers press a fixed set of callback data in the same order.
 This process does no cyclic garbage collection while it measures (its own pauses would be
 counted as the bot's latency); it collects between measurements.
@@ -167,12 +168,12 @@ def start_worker(api_base: str, workdir: Path, database_url: str, redis_url: str
 
 
 def start_echo(api_base: str, workdir: Path) -> Server:
-    """The echo bot, acknowledging each update at once and handling it afterwards, as the
-    worker does (bot/handlers/webhook.py)."""
+    """The echo bot, answering each webhook once the update was handled, as the worker does
+    (bot/handlers/webhook.py)."""
     port = free_port()
     argv = [sys.executable, str(ROOT / "bench" / "echo_bot.py"), "--api-base", api_base,
             "--token", TOKEN, "--base-url", f"http://127.0.0.1:{port}",
-            "--secret", secrets.token_urlsafe(24), "--port", str(port), "--background"]
+            "--secret", secrets.token_urlsafe(24), "--port", str(port)]
     return Server("echo", argv, clean_env(), workdir)
 
 
@@ -266,7 +267,7 @@ class Load:
     # The fake server calls this for every Bot API call the bot makes.
     def on_call(self, call: ApiCall) -> None:
         key = call.key
-        self.phase.calls[key] += 1
+        self.phase.calls[f"{key} (in the webhook reply)" if call.webhook_reply else key] += 1
         if key not in ANSWERS:
             return
         now = time.perf_counter()
@@ -454,7 +455,8 @@ class Load:
         method = values.pop("method", None)
         if isinstance(method, str) and self.tg.knows(method):
             await self.tg.call(self.account, method,
-                               {k: decode_value(k, v) for k, v in values.items()})
+                               {k: decode_value(k, v) for k, v in values.items()},
+                               webhook_reply=True)
 
     # -- the measurements ---------------------------------------------------------------------
     async def measure(self, phase: Phase, bot: Server, work: Awaitable[None]) -> Phase:

@@ -202,6 +202,32 @@ async def test_a_worker_killed_during_an_alert_leaves_it_to_another(
             for staff in (OWNER_ID, MANAGER_ID)))
 
 
+async def test_a_worker_killed_while_handling_an_update_leaves_it_to_another(
+        database: Database, redis_url: str, tmp_path: Path) -> None:
+    async with cluster(database, redis_url, tmp_path) as (nodes, _):
+        server = nodes.server
+        doomed = await nodes.start()
+        customer = server.user(6401, "Ida", bot=CUSTOMER_TOKEN)
+        held = server.hold("sendMessage", bot=CUSTOMER_TOKEN)
+        answered = asyncio.create_task(customer.send("/start", timeout=LEASE_S + 60))
+
+        # The worker is in the middle of answering /start: kill it there. Telegram never got
+        # the webhook's answer, so the update stays queued and is delivered again.
+        await asyncio.wait_for(held.arrived.wait(), 30)
+        os.kill(doomed.process.process.pid, signal.SIGKILL)
+        await asyncio.wait_for(doomed.process.process.wait(), 10)
+        held.release()
+        await eventually(_now(lambda: held.dropped == held.waiting), within=10)
+        assert not customer.messages() and not answered.done()
+
+        # The next worker handles it, once the dead worker's claim on it has run out.
+        survivor = await nodes.start()
+        reply = await answered
+        assert "Welcome to" in reply.text, customer.describe() + nodes.log()
+        assert list(survivor.handled()) == [reply.update_id]
+        assert await _never(server, lambda: len(customer.messages()) > 1), customer.describe()
+
+
 async def test_workers_recover_when_redis_restarts_empty(
         database: Database, redis_server: RedisServer, redis_url: str, tmp_path: Path) -> None:
     async with cluster(database, redis_url, tmp_path) as (nodes, shop):

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 import redis.asyncio
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 
 from bot.handlers.storage import make_storage
@@ -53,7 +54,9 @@ class Balancer:
         text = update.message.text if update.message and update.message.text else (
             update.callback_query.data if update.callback_query else "") or ""
         self.handled.append((self.to, text))
-        await worker.dispatcher.feed_update(worker.bot, update)
+        result = await worker.dispatcher.feed_update(worker.bot, update)
+        if isinstance(result, TelegramMethod):  # what a webhook would send back in its reply
+            await worker.dispatcher.silent_call_request(worker.bot, result)
 
 
 @asynccontextmanager

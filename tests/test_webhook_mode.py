@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import pytest
 from aiogram import Bot
@@ -13,14 +14,21 @@ from aiogram.types import Message, Update
 
 from bot.handlers.in_flight import make_dispatcher
 from bot.handlers.storage import make_storage
-from bot.handlers.update_dedupe import InProcessDedupe, RedisDedupe
+from bot.handlers.update_dedupe import Claim, InProcessDedupe, RedisDedupe
 from bot.telegram_app import ALLOWED_UPDATES as CUSTOMER_UPDATES
 from shop.settings import SettingsError, load_settings
 from tests.conftest import Database
 from tests.support.admin import ADMIN_TOKEN, MANAGER_ID, paid_order
 from tests.support.postgres import free_port
 from tests.support.telegram import CUSTOMER_TOKEN, running_customer_bot
-from tests.support.webhooks import WEBHOOK_SECRET, post, serving_webhooks, start_update
+from tests.support.waiting import eventually
+from tests.support.webhooks import (
+    WEBHOOK_SECRET,
+    post,
+    press_update,
+    serving_webhooks,
+    start_update,
+)
 from tests.test_admin_alerts import count
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -91,12 +99,28 @@ async def test_requests_without_the_bots_secret_are_refused(
 
 
 @SQLITE
-async def test_the_right_secret_is_answered_at_once_and_handled(database: Database) -> None:
+async def test_an_update_is_answered_once_it_was_handled(database: Database) -> None:
     async with serving_webhooks(database) as served:
         alice = served.server.user(3403, "Alice", bot=CUSTOMER_TOKEN)
         assert await post(served.url("customer"), start_update(served.server, alice.id, 7002),
                           served.secret("customer")) == 200
-        await served.server.wait_for(lambda: "Welcome to" in alice.text(), what="the menu")
+        # Telegram's 200 came after the answer: a worker dying before it would have been
+        # redelivered the update.
+        assert "Welcome to" in alice.text()
+
+
+@SQLITE
+async def test_a_press_is_answered_in_the_webhook_response(database: Database) -> None:
+    async with serving_webhooks(database) as served:
+        server = served.server
+        alice = server.user(3406, "Alice", bot=CUSTOMER_TOKEN)
+        await alice.send("/start")
+        reply = await alice.press(re.compile("Catalog"))
+        assert reply.messages, alice.describe()
+        (answer,) = server.calls("answerCallbackQuery")
+        assert answer.webhook_reply and answer.ok
+        # Everything else went out as requests of their own (limits and retries apply).
+        assert not [c for c in server.requests if c.webhook_reply and c is not answer]
 
 
 @SQLITE
@@ -105,41 +129,97 @@ async def test_an_update_delivered_twice_is_handled_once(
         database: Database, shared: bool, request: pytest.FixtureRequest) -> None:
     extra = {"redis_url": request.getfixturevalue("redis_url")} if shared else {}
     async with serving_webhooks(database, **extra) as served:
-        alice = served.server.user(3404, "Alice", bot=CUSTOMER_TOKEN)
-        update = start_update(served.server, alice.id, 7003)
+        server = served.server
+        alice = server.user(3404, "Alice", bot=CUSTOMER_TOKEN)
+        update = start_update(server, alice.id, 7003)
         secret = served.secret("customer")
-        first, second = await asyncio.gather(post(served.url("customer"), update, secret),
-                                             post(served.url("customer"), update, secret))
-        assert (first, second) == (200, 200)
+        held = server.hold("sendMessage", bot=CUSTOMER_TOKEN)
+        first = asyncio.create_task(post(served.url("customer"), update, secret))
+        await asyncio.wait_for(held.arrived.wait(), 10)
+        # Delivered again while the first delivery is being handled: "later, please".
+        assert await post(served.url("customer"), update, secret) == 503
+        held.release()
+        assert await first == 200
+        # And once it was handled: acknowledged, skipped.
         assert await post(served.url("customer"), update, secret) == 200
-        await served.server.wait_for(lambda: "Welcome to" in alice.text(), what="the menu")
-        await served.shut_down()  # waits for every update in hand
-        assert len(served.server.calls("sendMessage", chat_id=alice.id)) == 1
+        await served.shut_down()
+        assert len(server.calls("sendMessage", chat_id=alice.id)) == 1
 
 
-async def test_in_process_dedupe_is_bounded() -> None:
+@SQLITE
+async def test_an_update_running_long_is_answered_and_finishes_in_the_background(
+        database: Database) -> None:
+    # EVENT_LEASE_SECONDS=1.5: Telegram waits at most 0.5 s for an answer.
+    async with serving_webhooks(database, event_lease_seconds=1.5) as served:
+        server = served.server
+        alice = server.user(3407, "Alice", bot=CUSTOMER_TOKEN)
+        await alice.send("/start")
+        menu = alice.latest(with_keyboard=True)
+        assert menu is not None
+        press = press_update(alice, 7010, menu.message_id, next(
+            b.callback_data for row in menu.keyboard for b in row
+            if b.callback_data and "Catalog" in b.text))
+        held = server.hold("editMessageText", bot=CUSTOMER_TOKEN)
+        assert await post(served.url("customer"), press, served.secret("customer")) == 200
+        assert held.waiting == 1 and not server.calls("answerCallbackQuery")
+        held.release()
+        # The press's answer could not go in the response any more: it is requested.
+        (answer,) = await server.wait_for(lambda: server.calls("answerCallbackQuery"),
+                                          what="the answer")
+        assert answer.ok and not answer.webhook_reply
+        # Handled once: a redelivery now is skipped.
+        assert await post(served.url("customer"), press, served.secret("customer")) == 200
+        await served.shut_down()
+        assert len(server.calls("answerCallbackQuery")) == 1
+
+
+async def test_in_process_dedupe_claims_finishes_and_forgets() -> None:
     dedupe = InProcessDedupe(limit=2)
-    assert [await dedupe.first_time(1, n) for n in (10, 11, 10, 12)] == [True, True, False, True]
-    assert await dedupe.first_time(2, 10)  # another bot's update 10
-    assert await dedupe.first_time(1, 10)  # forgotten: only the 2 latest are kept
+    assert await dedupe.claim(1, 10) is Claim.NEW
+    assert await dedupe.claim(1, 10) is Claim.IN_HAND
+    assert await dedupe.claim(2, 10) is Claim.NEW  # another bot's update 10
+    await dedupe.release(2, 10)  # not handled after all: the next delivery handles it
+    assert await dedupe.claim(2, 10) is Claim.NEW
+    for update in (10, 11, 12):
+        await dedupe.finish(1, update)
+    assert await dedupe.claim(1, 12) is Claim.DONE
+    assert await dedupe.claim(1, 10) is Claim.NEW  # forgotten: only the 2 latest are kept
 
 
-async def test_redis_dedupe_is_shared_and_fails_open(redis_url: str,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
-    one, two = RedisDedupe.from_url(redis_url), RedisDedupe.from_url(redis_url)
+async def test_redis_dedupe_is_shared_leased_and_fails_open(
+        redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    one, two = RedisDedupe.from_url(redis_url, 30), RedisDedupe.from_url(redis_url, 30)
+    short = RedisDedupe.from_url(redis_url, 0.3)
     try:
-        assert await one.first_time(5, 42)
-        assert not await two.first_time(5, 42)
-        assert await two.first_time(6, 42)
+        assert await one.claim(5, 42) is Claim.NEW
+        assert await two.claim(5, 42) is Claim.IN_HAND
+        await two.release(5, 42)  # not its claim: nothing happens
+        assert await two.claim(5, 42) is Claim.IN_HAND
+        await one.finish(5, 42)
+        assert await two.claim(5, 42) is Claim.DONE
+        assert await two.claim(6, 42) is Claim.NEW  # another bot
+        await two.release(6, 42)
+        assert await one.claim(6, 42) is Claim.NEW
+
+        # A worker that died holding a claim: the next delivery waits out its lease.
+        assert await short.claim(5, 44) is Claim.NEW
+        assert await one.claim(5, 44) is Claim.IN_HAND
+        await eventually(lambda: _claims(one, 5, 44), within=5)
+        await short.release(5, 44)  # too late: the claim is no longer its own
+        assert await two.claim(5, 44) is Claim.IN_HAND
     finally:
-        await one.close()
-        await two.close()
-    down = RedisDedupe.from_url(f"redis://127.0.0.1:{free_port()}/0")
+        for dedupe in (one, two, short):
+            await dedupe.close()
+    down = RedisDedupe.from_url(f"redis://127.0.0.1:{free_port()}/0", 30)
     try:
-        assert await down.first_time(5, 43) and await down.first_time(5, 43)
+        assert await down.claim(5, 43) is Claim.NEW and await down.claim(5, 43) is Claim.NEW
     finally:
         await down.close()
     assert "duplicate check failed (ConnectionError); handling it" in caplog.text
+
+
+async def _claims(dedupe: RedisDedupe, bot_id: int, update_id: int) -> bool:
+    return await dedupe.claim(bot_id, update_id) is Claim.NEW
 
 
 @SQLITE
@@ -152,12 +232,14 @@ async def test_shutdown_finishes_the_update_in_hand(database: Database, mode: st
             alice = server.user(3405, "Alice", bot=CUSTOMER_TOKEN)
             server.fail_next("sendMessage", 429, "Too Many Requests: retry after 1",
                              retry_after=1, bot=CUSTOMER_TOKEN, chat_id=alice.id)
-            assert await post(served.url("customer"), start_update(server, alice.id, 7004),
-                              served.secret("customer")) == 200
+            answer = asyncio.create_task(post(
+                served.url("customer"), start_update(server, alice.id, 7004),
+                served.secret("customer")))
             await server.wait_for(lambda: server.calls("sendMessage", ok=False),
                                   what="the 429")
             await served.shut_down()
             assert "Welcome to" in alice.text()
+            assert await answer == 200  # Telegram got its answer, after the update's end
         return
     async with running_customer_bot(database) as (server, _):
         alice = server.user(3405, "Alice")

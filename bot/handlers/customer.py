@@ -6,8 +6,8 @@ import logging
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import CommandObject, CommandStart
+from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import CallbackQuery, Message
 
 from bot.flows import respond
@@ -66,16 +66,17 @@ def customer_router(renderer: Renderer) -> Router:
                                      "you are looking for, or send /start for the menu."))
 
     @router.callback_query()
-    async def press(query: CallbackQuery, convo: Conversation, deps: Deps) -> None:
+    async def press(query: CallbackQuery, convo: Conversation, deps: Deps
+                    ) -> AnswerCallbackQuery:
         message = query.message if isinstance(query.message, Message) else None
         reply = await respond(deps, convo, Press(decode(query.data)))
-        toast = next((s.toast for s in reply.screens if s.toast), None)
-        alert = any(s.alert for s in reply.screens)
-        try:
-            await query.answer((toast or "")[:TOAST_MAX] or None, show_alert=alert)
-        except TelegramBadRequest as error:  # answered too late: the screens still go out
-            log.info("callback answer refused: %s", error.message)
         chat_id = message.chat.id if message else query.from_user.id
         await renderer.show(chat_id, reply.screens, pressed=message)
+        # Returned, not called: a webhook sends it back in its response (no request of its
+        # own); polling calls it. Either way it stops the button's spinner once the new
+        # screen is there.
+        toast = next((s.toast for s in reply.screens if s.toast), None)
+        alert = any(s.alert for s in reply.screens)
+        return query.answer((toast or "")[:TOAST_MAX] or None, show_alert=alert)
 
     return router

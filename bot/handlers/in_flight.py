@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
@@ -20,6 +20,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import Update
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class InFlight:
@@ -31,7 +32,7 @@ class InFlight:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def spawn(self, coro: Coroutine[Any, Any, None], label: str) -> asyncio.Task[None]:
+    def spawn(self, coro: Coroutine[Any, Any, T], label: str) -> asyncio.Task[T]:
         """Run `coro` in a task tracked until it ends."""
         task = asyncio.create_task(coro)
         self._adopt(task, label)

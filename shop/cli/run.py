@@ -145,9 +145,11 @@ async def _serve_webhooks(shop: Shop, stop: asyncio.Event, apps: Sequence[Telegr
     settings = shop.settings
     base_url, master = settings.webhook_base_url, settings.webhook_secret
     assert base_url is not None and master is not None  # the settings insist on both
-    dedupe = make_dedupe(settings.redis_url)
+    lease_s = settings.event_lease_seconds
+    dedupe = make_dedupe(settings.redis_url, lease_s)
     endpoints = [WebhookEndpoint(app.name, app.dispatcher, app.bot, dedupe=dedupe,
-                                 secret=bot_secret(master.get_secret_value(), app.name))
+                                 secret=bot_secret(master.get_secret_value(), app.name),
+                                 lease_s=lease_s)
                  for app in apps]
     ready()
     runner = await _listen(shop, [*mounts, *(e.mount for e in endpoints)], reuse_port,

@@ -113,6 +113,7 @@ class ApiCall:
     result: Any = None
     error: str | None = None
     at: float = field(default_factory=time.monotonic)
+    webhook_reply: bool = False  # sent back in a webhook's response, not requested
 
     @property
     def ok(self) -> bool:

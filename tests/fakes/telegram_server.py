@@ -381,13 +381,13 @@ class FakeTelegram(LoopbackServer):
     def knows(self, method: str) -> bool:
         return method.lower() == "getupdates" or method.lower() in METHODS
 
-    async def call(self, bot: BotAccount, method: str,
-                   values: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async def call(self, bot: BotAccount, method: str, values: dict[str, Any], *,
+                   webhook_reply: bool = False) -> tuple[int, dict[str, Any]]:
         """Run one Bot API method (names are case-insensitive, as Telegram's) for a bot;
         returns the HTTP status and the JSON answer."""
         params = Params(values)
         record = ApiCall(next(self._seq), bot.bot_id, method, values,
-                         chat_id=self._chat_of(values))
+                         chat_id=self._chat_of(values), webhook_reply=webhook_reply)
         method = record.key
         self.requests.append(record)
         if record.chat_id is not None and _is_chat_action(method):

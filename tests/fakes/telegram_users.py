@@ -216,18 +216,24 @@ class TelegramUser:
         (default: the latest with a keyboard); a missing message is sent as inaccessible."""
         if message_id is None:
             message_id = self._keyboard_message(None).message_id
+        query = self.callback_query(data, message_id)
+        payload = query.payload
+        condition = (lambda: query.answered) if require_answer else None
+        reply = await self._deliver("callback_query", payload, expect, timeout,
+                                    f"the bot to answer the press of {data!r}", condition)
+        reply.answer = query.answer["answer"] if query.answer else None
+        return reply
+
+    def callback_query(self, data: str, message_id: int) -> PendingQuery:
+        """A press on a button of message ``message_id`` (as inaccessible when it is not in the
+        chat), known to the server so the bot can answer it; not delivered."""
         current = self.server.find_message(self.bot, self.id, message_id)
         shown = dict(current.raw) if current else {
             "chat": self.info.as_chat(), "message_id": message_id, "date": 0}
         query_id = str(secrets.randbits(62))
         payload = {"id": query_id, "from": self.info.as_user(), "message": shown,
                    "chat_instance": f"{self.bot.bot_id}{self.id}"[-18:], "data": data}
-        query = self._query("callback_query", query_id, payload)
-        condition = (lambda: query.answered) if require_answer else None
-        reply = await self._deliver("callback_query", payload, expect, timeout,
-                                    f"the bot to answer the press of {data!r}", condition)
-        reply.answer = query.answer["answer"] if query.answer else None
-        return reply
+        return self._query("callback_query", query_id, payload)
 
     def _keyboard_message(self, in_message: ChatMessage | int | None) -> ChatMessage:
         if isinstance(in_message, ChatMessage):

@@ -80,4 +80,5 @@ class WebhookDelivery:
                                          if part.filename else data.decode())
         method = values.pop("method", None) if isinstance(values, dict) else None
         if isinstance(method, str) and self.server.knows(method):
-            await self.server.call(bot, method, {k: decode_value(k, v) for k, v in values.items()})
+            await self.server.call(bot, method, {k: decode_value(k, v) for k, v in values.items()},
+                                   webhook_reply=True)

@@ -18,6 +18,7 @@ from shop.cli.run import serve
 from shop.demo.loader import load_demo
 from tests.conftest import Database
 from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.telegram_users import TelegramUser
 from tests.support.admin import ADMIN_TOKEN, STAFF_IDS
 from tests.support.postgres import free_port
 from tests.support.shop import Clock, make_shop
@@ -43,6 +44,13 @@ def start_update(server: FakeTelegram, user_id: int, update_id: int, text: str =
         message["entities"] = [{"type": "bot_command", "offset": 0,
                                 "length": len(text.split()[0])}]
     return {"update_id": update_id, "message": message}
+
+
+def press_update(user: TelegramUser, update_id: int, message_id: int, data: str
+                 ) -> dict[str, Any]:
+    """A press on a button of a message the bot sent the user, as Telegram would POST it."""
+    return {"update_id": update_id,
+            "callback_query": user.callback_query(data, message_id).payload}
 
 
 async def post(url: str, body: bytes | dict[str, Any], secret: str | None = None, *,
