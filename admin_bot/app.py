@@ -54,7 +54,8 @@ class AdminBot:
         self.bot = bot
         self.deps = AdminDeps(shop, customer_bot)
         self.clock = clock
-        self.dispatcher = make_dispatcher(storage)
+        self.dispatcher = make_dispatcher(
+            storage, chat_lease_s=shop.settings.event_lease_seconds)
         middleware = StaffMiddleware(self.deps)
         self.dispatcher.message.outer_middleware(middleware)
         self.dispatcher.callback_query.outer_middleware(middleware)

@@ -97,7 +97,8 @@ class CustomerBot:
         self.bot = bot
         self.deps = deps_for(shop)
         self.renderer = Renderer(bot)
-        self.dispatcher = make_dispatcher(storage)
+        self.dispatcher = make_dispatcher(
+            storage, chat_lease_s=shop.settings.event_lease_seconds)
         middleware = ConversationMiddleware(self.deps)
         for observer in (self.dispatcher.message, self.dispatcher.callback_query,
                          self.dispatcher.pre_checkout_query, self.dispatcher.shipping_query):

@@ -209,7 +209,7 @@ async def test_a_worker_killed_while_handling_an_update_leaves_it_to_another(
         doomed = await nodes.start()
         customer = server.user(6401, "Ida", bot=CUSTOMER_TOKEN)
         held = server.hold("sendMessage", bot=CUSTOMER_TOKEN)
-        answered = asyncio.create_task(customer.send("/start", timeout=LEASE_S + 60))
+        answered = asyncio.create_task(customer.send("/start", timeout=120))
 
         # The worker is in the middle of answering /start: kill it there. Telegram never got
         # the webhook's answer, so the update stays queued and is delivered again.
@@ -220,9 +220,11 @@ async def test_a_worker_killed_while_handling_an_update_leaves_it_to_another(
         await eventually(_now(lambda: held.dropped == held.waiting), within=10)
         assert not customer.messages() and not answered.done()
 
-        # The next worker handles it, once the dead worker's claim on it has run out.
+        # The next worker handles it once the dead worker's claims on the update and on the
+        # customer's chat (the conversation lock) have run out: within the lease, not a
+        # minute.
         survivor = await nodes.start()
-        reply = await answered
+        reply = await asyncio.wait_for(answered, LEASE_S + 15)
         assert "Welcome to" in reply.text, customer.describe() + nodes.log()
         assert list(survivor.handled()) == [reply.update_id]
         assert await _never(server, lambda: len(customer.messages()) > 1), customer.describe()

@@ -10,6 +10,8 @@ import re
 
 import pytest
 from aiogram import Bot
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import Message, Update
 
 from bot.handlers.in_flight import make_dispatcher
@@ -266,12 +268,14 @@ def test_webhook_mode_needs_a_valid_secret() -> None:
 
 
 async def test_redis_isolation_serializes_one_chat_across_workers(redis_url: str) -> None:
-    """Two workers' dispatchers on one Redis: a customer's second update waits for the first."""
+    """Two workers' dispatchers on one Redis: a customer's second update waits for the first,
+    also when the first takes longer than the lock's lease (its worker renews it)."""
     storage = make_storage(load_settings(redis_url=redis_url))
     bot = Bot("123456:AAE-fake-customer-token")
     entered = [asyncio.Event(), asyncio.Event()]
     release = asyncio.Event()
-    workers = [make_dispatcher(storage), make_dispatcher(storage)]
+    workers = [make_dispatcher(storage, chat_lease_s=0.3),
+               make_dispatcher(storage, chat_lease_s=0.3)]
     for index, dispatcher in enumerate(workers):
         async def handler(_: Message, index: int = index) -> None:
             entered[index].set()
@@ -290,13 +294,40 @@ async def test_redis_isolation_serializes_one_chat_across_workers(redis_url: str
         tasks.append(asyncio.create_task(workers[0].feed_update(bot, update(1))))
         await asyncio.wait_for(entered[0].wait(), 5)
         tasks.append(asyncio.create_task(workers[1].feed_update(bot, update(2))))
-        with pytest.raises(TimeoutError):  # held off while the first is in hand
-            await asyncio.wait_for(asyncio.shield(entered[1].wait()), 0.5)
+        with pytest.raises(TimeoutError):  # held off while the first is in hand, 4 leases
+            await asyncio.wait_for(asyncio.shield(entered[1].wait()), 1.2)
         release.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 5)
         assert entered[1].is_set()
     finally:
         release.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await storage.close()
+        await bot.session.close()
+
+
+async def test_a_chat_locked_by_a_dead_worker_is_free_after_the_lease(redis_url: str) -> None:
+    storage = make_storage(load_settings(redis_url=redis_url))
+    assert isinstance(storage, RedisStorage)
+    bot = Bot("123456:AAE-fake-customer-token")
+    dispatcher = make_dispatcher(storage, chat_lease_s=0.5)
+    entered = asyncio.Event()
+
+    async def handler(_: Message) -> None:
+        entered.set()
+    dispatcher.message.register(handler)
+    # A worker killed while handling an update of this chat left its lock behind, with the
+    # lease it had then.
+    key = storage.key_builder.build(StorageKey(bot.id, 3408, 3408), "lock")
+    await storage.redis.set(key, "the dead worker's token", px=500)
+    user = {"id": 3408, "is_bot": False, "first_name": "Alice"}
+    update = Update.model_validate({"update_id": 1, "message": {
+        "message_id": 1, "from": user, "chat": {"id": 3408, "type": "private"}, "date": 0,
+        "text": "hi"}})
+    try:
+        await asyncio.wait_for(dispatcher.feed_update(bot, update), 5)
+        assert entered.is_set()
+        assert not await storage.redis.exists(key)  # released after the update
+    finally:
         await storage.close()
         await bot.session.close()

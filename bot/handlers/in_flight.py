@@ -19,8 +19,11 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import Update
 
+from bot.handlers.chat_lock import LeasedChatLock
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+DEFAULT_CHAT_LEASE_S = 60.0  # EVENT_LEASE_SECONDS' default
 
 
 class InFlight:
@@ -84,11 +87,14 @@ class TrackedDispatcher(Dispatcher):
         return await super().feed_update(bot, update, **kwargs)
 
 
-def make_dispatcher(storage: BaseStorage | None = None) -> TrackedDispatcher:
+def make_dispatcher(storage: BaseStorage | None = None, *,
+                    chat_lease_s: float = DEFAULT_CHAT_LEASE_S) -> TrackedDispatcher:
     """A dispatcher on `storage` (memory by default). With Redis storage (several workers),
     updates of one chat are also serialized across processes by a Redis lock around each
-    update; in one process the conversation middleware's per-user lock already does it."""
+    update, held on a lease of `chat_lease_s` (see ``chat_lock``); in one process the
+    conversation middleware's per-user lock already does it."""
     storage = storage or MemoryStorage()
     if isinstance(storage, RedisStorage):
-        return TrackedDispatcher(storage=storage, events_isolation=storage.create_isolation())
+        isolation = LeasedChatLock(storage.redis, storage.key_builder, chat_lease_s)
+        return TrackedDispatcher(storage=storage, events_isolation=isolation)
     return TrackedDispatcher(storage=storage)
