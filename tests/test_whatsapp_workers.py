@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,13 +14,15 @@ from sqlalchemy import select
 from bot.channels.whatsapp.channel import WhatsAppChannel
 from bot.channels.whatsapp.client import make_client
 from bot.channels.whatsapp.split import split_notification
+from bot.channels.whatsapp.worker import InboxWorker
 from shop.demo.loader import load_demo
-from shop.messaging.inbox import LEASE, Inbound, WhatsAppInbox
+from shop.messaging.inbox import LEASE, Inbound, Stored, WhatsAppInbox
 from shop.messaging.models import WhatsAppInbound
 from tests.conftest import Database
 from tests.fakes.whatsapp_server import FakeWhatsApp
 from tests.fakes.whatsapp_webhook import envelope
 from tests.support.shop import Clock, make_shop
+from tests.support.waiting import eventually
 from tests.support.whatsapp import VERIFY_TOKEN
 
 ALICE = "US.13491208655302741918"
@@ -48,6 +51,40 @@ async def test_a_lease_keeps_an_update_to_one_worker_until_it_runs_out(
     await a.failed(second.id, "boom")  # let go: anyone may retry it
     retried = await b.claim(second.id)
     assert retried is not None and retried.attempts == 1
+    assert await b.extend(second.id) and not await a.extend(second.id)  # b's now, not a's
+
+
+async def test_an_update_in_hand_keeps_its_lease_however_long_it_takes(
+        database: Database) -> None:
+    clock = Clock()
+    a = WhatsAppInbox(database.sessions, clock=clock, worker="a")
+    b = WhatsAppInbox(database.sessions, clock=clock, worker="b")
+    (row,) = await a.store([Inbound("wamid.9", "", ALICE, {"n": 9})])
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow(_: Stored) -> None:
+        started.set()
+        await finish.wait()
+
+    worker = InboxWorker(a, slow, renew_s=0.01)
+    worker.schedule([row])
+    await asyncio.wait_for(started.wait(), 5)
+    clock.advance(seconds=LEASE.total_seconds() + 1)  # longer than a lease already
+    # Worker a renews its lease from the clock's new time: b cannot take the update over.
+    await eventually(lambda: _lease_runs_past(database, row.id, clock()), within=5)
+    assert await b.claim(row.id) is None and await b.claimable() == []
+    finish.set()
+    await worker.drain()
+    async with database.sessions() as session:
+        stored = await session.get(WhatsAppInbound, row.id)
+        assert stored is not None and stored.processed_at is not None and stored.attempts == 1
+
+
+async def _lease_runs_past(database: Database, row_id: int, when: datetime) -> bool:
+    async with database.sessions() as session:
+        until = await session.scalar(select(WhatsAppInbound.lease_until)
+                                     .where(WhatsAppInbound.id == row_id))
+    return until is not None and until > when
 
 
 @asynccontextmanager

@@ -35,8 +35,8 @@ from shop.errors import StorageUnavailable
 from shop.messaging.models import WhatsAppInbound
 
 ERROR_MAX = 300
-# Long enough for any one update (a reply with its throughput back-offs); a worker that died
-# holding an update lets another take it over when this runs out.
+# A worker that died holding an update lets another take it over when this runs out; a live
+# one renews it while the update is in hand (a reply waiting out throughput back-offs).
 LEASE = timedelta(minutes=2)
 CLAIM_TRIES = 5
 
@@ -183,6 +183,20 @@ class WhatsAppInbox:
                 return None
             row = await session.get(WhatsAppInbound, row_id)
             return None if row is None else _stored(row)
+
+    async def extend(self, row_id: int) -> bool:
+        """Renew this worker's lease on an update it is handling; False when the update is
+        no longer this worker's (its lease ran out and another worker took it). An update
+        just done is still this worker's: renewing its lease then does no harm."""
+        async with _storage("renew the lease of a WhatsApp update"):
+            now = self._clock()
+            async with self._sessions.begin() as session:
+                renewed = await session.execute(
+                    update(WhatsAppInbound).where(WhatsAppInbound.id == row_id,
+                                                  WhatsAppInbound.claimed_by == self.worker)
+                    .values(lease_until=now + self.lease)
+                    .execution_options(synchronize_session=False))
+                return _count(renewed) == 1
 
     async def claimable(self, *, max_attempts: int | None = None,
                         limit: int = 500) -> list[Stored]:

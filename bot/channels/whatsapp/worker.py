@@ -24,6 +24,7 @@ from shop.messaging.inbox import Stored, WhatsAppInbox
 
 log = logging.getLogger(__name__)
 RETRY_S = (2.0, 10.0, 30.0)  # a failed update again in this process (then by a sweep)
+RENEW_SHARE = 1 / 3  # of the inbox's lease: how often the update in hand has it renewed
 SWEEP_S = 15.0  # how often a worker looks for updates nobody holds
 MAX_ATTEMPTS = 6  # a sweep gives up on an update tried this often (a start tries it again)
 
@@ -32,10 +33,13 @@ Handle = Callable[[Stored], Awaitable[None]]
 
 class InboxWorker:
     def __init__(self, inbox: WhatsAppInbox, handle: Handle, *,
-                 retry_s: tuple[float, ...] = RETRY_S, sweep_s: float = SWEEP_S) -> None:
+                 retry_s: tuple[float, ...] = RETRY_S, sweep_s: float = SWEEP_S,
+                 renew_s: float | None = None) -> None:
         self.inbox = inbox
         self._handle = handle
         self._retry_s = retry_s
+        self._renew_s = (renew_s if renew_s is not None
+                         else inbox.lease.total_seconds() * RENEW_SHARE)
         self.sweep_s = sweep_s
         self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -109,7 +113,7 @@ class InboxWorker:
 
     async def _run(self, row: Stored) -> None:
         try:
-            await self._handle(row)
+            await self._handle_keeping_lease(row)
             await self.inbox.done(row.id)
             self._retries.pop(row.id, None)
         except Exception as error:
@@ -119,6 +123,27 @@ class InboxWorker:
             with contextlib.suppress(Exception):
                 await self.inbox.failed(row.id, describe_error(error))
             self._retry_later(row)
+
+    async def _handle_keeping_lease(self, row: Stored) -> None:
+        renewing = asyncio.create_task(self._keep_lease(row))
+        try:
+            await self._handle(row)
+        finally:
+            renewing.cancel()
+
+    async def _keep_lease(self, row: Stored) -> None:
+        """Renew the lease on the update in hand until cancelled, so no other worker takes
+        over an update that is only slow."""
+        while True:
+            await asyncio.sleep(self._renew_s)
+            try:
+                if not await self.inbox.extend(row.id):
+                    log.warning("WhatsApp update %s: its lease ran out and another worker took "
+                                "it over; it may be answered twice", row.id)
+                    return
+            except StorageUnavailable as error:
+                log.warning("WhatsApp update %s: could not renew its lease: %s", row.id,
+                            describe_error(error))
 
     def _retry_later(self, row: Stored) -> None:
         attempt = self._retries.get(row.id, 0)
