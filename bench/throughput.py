@@ -173,7 +173,7 @@ def start_echo(api_base: str, workdir: Path) -> Server:
     port = free_port()
     argv = [sys.executable, str(ROOT / "bench" / "echo_bot.py"), "--api-base", api_base,
             "--token", TOKEN, "--base-url", f"http://127.0.0.1:{port}",
-            "--secret", secrets.token_urlsafe(24), "--port", str(port)]
+            f"--secret={secrets.token_urlsafe(24)}", "--port", str(port)]
     return Server("echo", argv, clean_env(), workdir)
 
 
