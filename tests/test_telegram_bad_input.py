@@ -294,3 +294,23 @@ async def test_telegram_429_is_waited_out_and_nothing_is_lost(database: Database
                           what="the menu edited in after retry_after")
         assert [c.status for c in tg.calls("editMessageText", chat_id=ALICE)][-2:] == [429, 200]
         assert (await alice.send("/cart")).messages
+
+
+async def test_a_press_answered_too_late_still_shows_its_screen(
+        database: Database, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    async with running_customer_bot(database) as (tg, _):
+        alice = tg.user(ALICE, "Alice")
+        await alice.send("/start")
+        menu = alice.latest(with_keyboard=True)
+        assert menu is not None
+        catalog = next(b.callback_data for row in menu.keyboard for b in row
+                       if b.callback_data and "Catalog" in b.text)
+        tg.callback_timeout = 0.0  # Telegram refuses every answer from now on: too old
+        reply = await alice.press_data(catalog, menu.message_id, expect=1,
+                                       require_answer=False)
+        assert "Choose a category" in reply.text, alice.describe()
+        (answer,) = tg.calls("answerCallbackQuery", ok=False)
+        assert "query is too old" in (answer.error or "")
+    # Logged as what it is (the autouse check above sees no error from aiogram).
+    assert "answerCallbackQuery refused: Bad Request: query is too old" in caplog.text

@@ -14,9 +14,11 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 
 from bot.handlers.chat_lock import LeasedChatLock
@@ -79,6 +81,16 @@ class TrackedDispatcher(Dispatcher):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.in_flight = InFlight()
+
+    @classmethod
+    async def silent_call_request(cls, bot: Bot, result: TelegramMethod[Any]) -> None:
+        """Call a method a handler answered with (polling, or a webhook whose reply could not
+        carry it). Nobody reads the result: one Telegram refuses, typically a button press
+        answered too late, is logged as such rather than as aiogram's error."""
+        try:
+            await bot(result)
+        except TelegramAPIError as error:
+            log.info("%s refused: %s", result.__api_method__, error.message)
 
     async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
         """Handle one update as aiogram does, tracked for the shutdown."""
