@@ -11,7 +11,6 @@ out together with its claim on the update.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,9 +20,10 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
+from shop.renewal import RENEW_SHARE, Renewal
+
 log = logging.getLogger(__name__)
 POLL_S = 0.05  # how often an update waiting for its chat looks at the lock again
-RENEW_SHARE = 1 / 3  # of the lease: how often the holder renews it
 
 
 class LeasedChatLock(BaseEventIsolation):
@@ -37,7 +37,20 @@ class LeasedChatLock(BaseEventIsolation):
         lock = self._redis.lock(self._key_builder.build(key, "lock"), timeout=self._lease_s,
                                 sleep=POLL_S, lock_class=Lock)
         await lock.acquire()
-        renewal = _Renewal(lock, self._lease_s * RENEW_SHARE)
+
+        async def renew() -> bool:
+            try:
+                await lock.reacquire()
+            except LockError:
+                log.warning("lost the lock on chat %s before its update was handled",
+                            key.chat_id)
+                return False
+            except RedisError as error:
+                log.warning("could not renew the lock on chat %s (%s); trying again",
+                            key.chat_id, type(error).__name__)
+            return True
+
+        renewal = Renewal(renew, self._lease_s * RENEW_SHARE)
         try:
             yield
         finally:
@@ -53,36 +66,3 @@ class LeasedChatLock(BaseEventIsolation):
 
     async def close(self) -> None:
         """The connection is the storage's: it closes it."""
-
-
-class _Renewal:
-    """Renews a held lock every `every` seconds until stopped. A timer, not a task, while
-    nothing is due: most updates end long before the first renewal."""
-
-    def __init__(self, lock: Lock, every: float) -> None:
-        self._lock = lock
-        self._every = every
-        self._loop = asyncio.get_running_loop()
-        self._timer: asyncio.TimerHandle | None = self._loop.call_later(every, self._due)
-        self._task: asyncio.Task[None] | None = None
-
-    def _due(self) -> None:
-        self._timer = None
-        self._task = self._loop.create_task(self._renew())
-
-    async def _renew(self) -> None:
-        try:
-            await self._lock.reacquire()
-        except LockError:
-            log.warning("lost the lock on %s before its update was handled", self._lock.name)
-            return
-        except RedisError as error:
-            log.warning("could not renew the lock on %s (%s); trying again", self._lock.name,
-                        type(error).__name__)
-        self._timer = self._loop.call_later(self._every, self._due)
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._task is not None:
-            self._task.cancel()

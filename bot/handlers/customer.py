@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import CommandObject, CommandStart
@@ -18,7 +16,6 @@ from bot.flows.inputs import Message as TextInput
 from bot.handlers.filters import Magic
 from bot.handlers.render import Renderer
 
-log = logging.getLogger(__name__)
 TOAST_MAX = 200
 
 

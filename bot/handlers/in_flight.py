@@ -25,7 +25,6 @@ from bot.handlers.chat_lock import LeasedChatLock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-DEFAULT_CHAT_LEASE_S = 60.0  # EVENT_LEASE_SECONDS' default
 
 
 class InFlight:
@@ -100,7 +99,7 @@ class TrackedDispatcher(Dispatcher):
 
 
 def make_dispatcher(storage: BaseStorage | None = None, *,
-                    chat_lease_s: float = DEFAULT_CHAT_LEASE_S) -> TrackedDispatcher:
+                    chat_lease_s: float) -> TrackedDispatcher:
     """A dispatcher on `storage` (memory by default). With Redis storage (several workers),
     updates of one chat are also serialized across processes by a Redis lock around each
     update, held on a lease of `chat_lease_s` (see ``chat_lock``); in one process the

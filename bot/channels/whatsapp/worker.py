@@ -21,10 +21,10 @@ from weakref import WeakValueDictionary
 from shop.errors import StorageUnavailable
 from shop.events.relay import describe_error
 from shop.messaging.inbox import Stored, WhatsAppInbox
+from shop.renewal import RENEW_SHARE, Renewal
 
 log = logging.getLogger(__name__)
 RETRY_S = (2.0, 10.0, 30.0)  # a failed update again in this process (then by a sweep)
-RENEW_SHARE = 1 / 3  # of the inbox's lease: how often the update in hand has it renewed
 SWEEP_S = 15.0  # how often a worker looks for updates nobody holds
 MAX_ATTEMPTS = 6  # a sweep gives up on an update tried this often (a start tries it again)
 
@@ -125,25 +125,25 @@ class InboxWorker:
             self._retry_later(row)
 
     async def _handle_keeping_lease(self, row: Stored) -> None:
-        renewing = asyncio.create_task(self._keep_lease(row))
-        try:
-            await self._handle(row)
-        finally:
-            renewing.cancel()
-
-    async def _keep_lease(self, row: Stored) -> None:
-        """Renew the lease on the update in hand until cancelled, so no other worker takes
-        over an update that is only slow."""
-        while True:
-            await asyncio.sleep(self._renew_s)
+        """Handle the update, renewing its lease meanwhile, so no other worker takes over an
+        update that is only slow."""
+        async def renew() -> bool:
             try:
-                if not await self.inbox.extend(row.id):
-                    log.warning("WhatsApp update %s: its lease ran out and another worker took "
-                                "it over; it may be answered twice", row.id)
-                    return
+                if await self.inbox.extend(row.id):
+                    return True
             except StorageUnavailable as error:
                 log.warning("WhatsApp update %s: could not renew its lease: %s", row.id,
                             describe_error(error))
+                return True
+            log.warning("WhatsApp update %s: its lease ran out and another worker took it "
+                        "over; it may be answered twice", row.id)
+            return False
+
+        renewal = Renewal(renew, self._renew_s)
+        try:
+            await self._handle(row)
+        finally:
+            renewal.stop()
 
     def _retry_later(self, row: Stored) -> None:
         attempt = self._retries.get(row.id, 0)
