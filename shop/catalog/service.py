@@ -1,18 +1,22 @@
 """The catalog use cases: browse, look up, search and change stock.
 
 One object per shop holds the session factory and the in-memory search index,
-and keeps the index in step with every change it makes.
+and keeps the index in step with every change it makes. Product cards and summaries are
+kept for a couple of seconds (:mod:`shop.catalog.fresh_cache`), and forgotten as soon as
+this process changes the product or hears of a change made elsewhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.auth import Actor, Permission, require
 from shop.catalog import queries, stock
+from shop.catalog.fresh_cache import FreshCache
 from shop.catalog.search import SearchFilters, SearchIndex
 from shop.catalog.types import (
     CategoryInfo,
@@ -42,16 +46,29 @@ class SearchPage:
         return self.page * self.page_size < self.total
 
 
+# How long a product card may be shown without reading it again: a change made by another
+# worker reaches this one through the change log within its poll (or at once with Redis);
+# this bounds what it misses in between, such as a sale's stock count.
+FRESH_FOR_S = 2.0
+
+
 class CatalogService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
+                 fresh_for_s: float = FRESH_FOR_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._sessions = sessions
         self.index = SearchIndex()
+        self._details: FreshCache[int, ProductDetail] = FreshCache(fresh_for_s, clock=clock)
+        self._summaries: FreshCache[int, ProductSummary] = FreshCache(fresh_for_s, 4096,
+                                                                      clock=clock)
 
     async def load_index(self) -> int:
         """Build the search index from the database; returns the number of products."""
         async with self._sessions() as session:
             docs = await queries.search_docs(session)
         self.index = SearchIndex.build(docs)
+        self._details.clear()
+        self._summaries.clear()
         return len(self.index)
 
     async def refresh_index(self, product_ids: Iterable[int]) -> None:
@@ -59,6 +76,8 @@ class CatalogService:
         ids = sorted(set(product_ids))
         if not ids:
             return
+        self._details.forget(ids)
+        self._summaries.forget(ids)
         async with self._sessions() as session:
             docs = await queries.search_docs(session, ids)
         fresh = {doc.product_id for doc in docs}
@@ -83,13 +102,30 @@ class CatalogService:
     async def product(
         self, *, product_id: int | None = None, handle: str | None = None
     ) -> ProductDetail:
-        """A product with its images and variants; raises NotFound."""
+        """A product with its images and variants (possibly a couple of seconds old, see
+        FRESH_FOR_S); raises NotFound."""
+        if product_id is not None:
+            cached = self._details.get(product_id)
+            if cached is not None:
+                return cached
         async with read_only(self._sessions) as session:
-            return await queries.product_detail(session, product_id=product_id, handle=handle)
+            detail = await queries.product_detail(session, product_id=product_id,
+                                                  handle=handle)
+        self._details.put(detail.id, detail)
+        return detail
 
     async def summaries(self, product_ids: Sequence[int]) -> list[ProductSummary]:
-        async with read_only(self._sessions) as session:
-            return await queries.summaries(session, product_ids)
+        """Summaries for these products, in the order given (unknown ids left out; possibly a
+        couple of seconds old, like cards)."""
+        known = {pid: summary for pid in product_ids
+                 if (summary := self._summaries.get(pid)) is not None}
+        missing = [pid for pid in product_ids if pid not in known]
+        if missing:
+            async with read_only(self._sessions) as session:
+                for summary in await queries.summaries(session, missing):
+                    self._summaries.put(summary.id, summary)
+                    known[summary.id] = summary
+        return [known[pid] for pid in product_ids if pid in known]
 
     async def variant(self, *, variant_id: int | None = None, sku: str | None = None
                       ) -> VariantInfo:
