@@ -327,8 +327,12 @@ class Load:
             adds = [d for d in data if d.startswith("add:")]
             if adds:
                 return "press", adds[0], message
-            options = [d for d in data if d.startswith(f"prod:{customer.product}:")]
-            # A sold-out choice shows only "Change options" (back to the product's options).
+            # Like a person, skip the choices marked sold out ("✗ M"); a sold-out combination
+            # shows only "Change options" (back to the product's options).
+            options = [b.callback_data for row in message.keyboard for b in row
+                       if b.callback_data and not b.text.startswith("✗")
+                       and b.callback_data.startswith(f"prod:{customer.product}:")
+                       ] if message is not None else []
             options = options or [d for d in data if d == f"prod:{customer.product}"]
             if not options or customer.option_presses >= MAX_OPTION_PRESSES:
                 return "no option or Add to cart button on the product"

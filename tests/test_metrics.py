@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiogram import Dispatcher, Router
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import Message
 from sqlalchemy import func, select
 
@@ -167,3 +169,32 @@ async def test_a_metrics_token_is_required_when_set(database: Database) -> None:
             assert value(await allowed.text(), "chatshop_database_up") == 1
         async with http.get(f"{base}/healthz") as health:  # the load balancer needs no token
             assert health.status == 200
+
+
+async def test_bot_api_calls_are_counted_by_outcome_each_attempt_once(
+        database: Database) -> None:
+    metrics = Metrics()
+    shop = make_shop(database, Clock())
+    async with FakeTelegram() as server, serving(build_app(shop, metrics=metrics)) as base:
+        server.add_bot(TEST_TOKEN, "instrumented_bot")
+        user = server.user(4403, "Carol", bot=TEST_TOKEN)
+        bot = make_bot(TEST_TOKEN, server.base_url)  # with the retries and the limiter
+        instrument(Dispatcher(), "test", metrics, bot)
+        try:
+            await bot.send_message(user.id, "one")
+            server.fail_next("sendMessage", 429, "Too Many Requests: retry after 1",
+                             retry_after=1, bot=TEST_TOKEN)
+            await bot.send_message(user.id, "two")  # retried after the wait, then sent
+            server.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user",
+                             bot=TEST_TOKEN)
+            with pytest.raises(TelegramForbiddenError):
+                await bot.send_message(user.id, "three")
+        finally:
+            await bot.session.close()
+        page = await scrape(base)
+    assert [m.text for m in user.messages()] == ["one", "two"]
+    assert value(page, "chatshop_bot_api_calls_total", bot="test", outcome="ok") == 2
+    assert value(page, "chatshop_bot_api_calls_total", bot="test", outcome="rate_limited") == 1
+    assert value(page, "chatshop_bot_api_calls_total", bot="test", outcome="refused") == 1
+    assert value(page, "chatshop_bot_api_calls_total", bot="test",
+                 outcome="network_error") is None

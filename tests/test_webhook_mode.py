@@ -21,6 +21,7 @@ from bot.telegram_app import ALLOWED_UPDATES as CUSTOMER_UPDATES
 from shop.settings import SettingsError, load_settings
 from tests.conftest import Database
 from tests.support.admin import ADMIN_TOKEN, MANAGER_ID, paid_order
+from tests.support.monitoring import scrape, value
 from tests.support.postgres import free_port
 from tests.support.telegram import CUSTOMER_TOKEN, running_customer_bot
 from tests.support.waiting import eventually
@@ -122,7 +123,15 @@ async def test_a_press_is_answered_in_the_webhook_response(database: Database) -
         (answer,) = server.calls("answerCallbackQuery")
         assert answer.webhook_reply and answer.ok
         # Everything else went out as requests of their own (limits and retries apply).
-        assert not [c for c in server.requests if c.webhook_reply and c is not answer]
+        customer_bot_id = int(CUSTOMER_TOKEN.split(":")[0])
+        requests = [c for c in server.requests if c.bot_id == customer_bot_id]
+        assert not [c for c in requests if c.webhook_reply and c is not answer]
+        # /metrics counts both kinds.
+        page = await scrape(served.base_url)
+        assert value(page, "chatshop_bot_api_calls_total", bot="customer",
+                     outcome="in_webhook_reply") == 1
+        assert value(page, "chatshop_bot_api_calls_total", bot="customer",
+                     outcome="ok") == len(requests) - 1
 
 
 @SQLITE

@@ -138,7 +138,7 @@ class WebhookEndpoint:
             return web.json_response({})
         if handling.cancelled():  # a shutdown gave up on it: its claim was released
             return web.Response(status=503, text="shutting down")
-        return await self._reply(handling.result())
+        return await self._reply(request, handling.result())
 
     async def _feed(self, update: Update) -> TelegramMethod[Any] | None:
         """Handle the update; return a method a handler answered with, for the reply."""
@@ -155,11 +155,15 @@ class WebhookEndpoint:
         await self._dedupe.finish(self.bot.id, update.update_id)
         return result if isinstance(result, TelegramMethod) else None
 
-    async def _reply(self, method: TelegramMethod[Any] | None) -> web.Response:
+    async def _reply(self, request: web.Request, method: TelegramMethod[Any] | None
+                     ) -> web.Response:
         """The webhook's answer: the method itself when Telegram can run it from there."""
         if method is None:
             return web.json_response({})
         if isinstance(method, AnswerCallbackQuery):
+            metrics = request.app.get(METRICS)
+            if metrics is not None:
+                metrics.bot_api_called(self.name, "in_webhook_reply")
             return web.json_response({"method": method.__api_method__,
                                       **method.model_dump(exclude_none=True)})
         await self.dispatcher.silent_call_request(self.bot, method)

@@ -77,7 +77,7 @@ async def serve(shop: Shop, stop: asyncio.Event, *, reuse_port: bool = False,
     apps = _telegram_apps(shop, storage, limiter)
     metrics = Metrics()  # served on /metrics; counts and times every update of both bots
     for app in apps:
-        instrument(app.dispatcher, app.name, metrics)
+        instrument(app.dispatcher, app.name, metrics, app.bot)
     # Just before taking traffic, everything imported and built (see `shop.gc_tuning`).
     ready = settle_heap if own_process else _nothing
     mounts: list[Mount] = [whatsapp.mount] if whatsapp is not None else []

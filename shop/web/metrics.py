@@ -111,6 +111,10 @@ class Metrics:
         self.update_errors = Counter("chatshop_update_errors",
                                      "Bot updates whose handler raised", ["bot"],
                                      registry=self.registry)
+        self.bot_api_calls = Counter("chatshop_bot_api_calls",
+                                     "Bot API calls, by outcome: ok, in_webhook_reply, "
+                                     "rate_limited (429), network_error, refused",
+                                     ["bot", "outcome"], registry=self.registry)
         self.webhook_rejections = Counter("chatshop_webhook_rejected",
                                           "Webhook requests refused, by reason", ["reason"],
                                           registry=self.registry)
@@ -126,6 +130,10 @@ class Metrics:
         self.update_seconds.labels(bot=bot).observe(seconds)
         if failed:
             self.update_errors.labels(bot=bot).inc()
+
+    def bot_api_called(self, bot: str, outcome: str) -> None:
+        """Count one Bot API call attempt of `bot` (each retry is an attempt of its own)."""
+        self.bot_api_calls.labels(bot=bot, outcome=outcome).inc()
 
     def webhook_rejected(self, reason: str) -> None:
         """Count one refused webhook request; `reason` is a short fixed word such as
