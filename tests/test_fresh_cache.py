@@ -26,7 +26,7 @@ class Clock:
 def test_an_entry_is_used_until_it_is_stale_then_read_again() -> None:
     clock = Clock()
     cache: FreshCache[int, str] = FreshCache(2.0, clock=clock)
-    cache.put(1, "card")
+    cache.put(1, "card", cache.generation)
     clock.now += 1.9
     assert cache.get(1) == "card"
     clock.now += 0.1
@@ -37,9 +37,9 @@ def test_an_entry_is_used_until_it_is_stale_then_read_again() -> None:
 def test_entries_are_bounded_least_recently_used_first_and_can_be_forgotten() -> None:
     cache: FreshCache[int, str] = FreshCache(60.0, max_entries=3, clock=Clock())
     for key in (1, 2, 3):
-        cache.put(key, f"card {key}")
+        cache.put(key, f"card {key}", cache.generation)
     assert cache.get(1) == "card 1"  # 2 is now the least recently used
-    cache.put(4, "card 4")
+    cache.put(4, "card 4", cache.generation)
     assert (cache.get(2), cache.get(1), cache.get(3), cache.get(4)) == (
         None, "card 1", "card 3", "card 4")
     cache.forget([3, 99])
@@ -48,9 +48,19 @@ def test_entries_are_bounded_least_recently_used_first_and_can_be_forgotten() ->
     assert len(cache) == 0
 
 
+def test_a_value_read_before_a_change_was_learned_is_not_kept() -> None:
+    cache: FreshCache[int, str] = FreshCache(60.0, clock=Clock())
+    read_at = cache.generation  # a read starts
+    cache.forget([1])  # meanwhile the index sync hears that product 1 changed
+    cache.put(1, "card read before the change", read_at)
+    assert cache.get(1) is None
+    cache.put(1, "card read after it", cache.generation)
+    assert cache.get(1) == "card read after it"
+
+
 def test_no_freshness_means_no_caching() -> None:
     cache: FreshCache[int, str] = FreshCache(0.0, clock=Clock())
-    cache.put(1, "card")
+    cache.put(1, "card", cache.generation)
     assert cache.get(1) is None
 
 

@@ -28,6 +28,12 @@ class FreshCache(Generic[K, V]):
         self._max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._generation = 0  # changes whenever something is forgotten
+
+    @property
+    def generation(self) -> int:
+        """Take this before reading a value from its source, and give it to `put`."""
+        return self._generation
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -42,8 +48,10 @@ class FreshCache(Generic[K, V]):
         self._entries.move_to_end(key)
         return entry[1]
 
-    def put(self, key: K, value: V) -> None:
-        if self._fresh_for_s <= 0:
+    def put(self, key: K, value: V, read_at: int) -> None:
+        """Keep `value`, unless something was forgotten since `read_at` (a `generation`):
+        then the value may predate that change, and is not kept."""
+        if self._fresh_for_s <= 0 or read_at != self._generation:
             return
         self._entries[key] = (self._clock() + self._fresh_for_s, value)
         self._entries.move_to_end(key)
@@ -51,8 +59,10 @@ class FreshCache(Generic[K, V]):
             self._entries.popitem(last=False)
 
     def forget(self, keys: Iterable[K]) -> None:
+        self._generation += 1
         for key in keys:
             self._entries.pop(key, None)
 
     def clear(self) -> None:
+        self._generation += 1
         self._entries.clear()

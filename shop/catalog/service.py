@@ -108,10 +108,11 @@ class CatalogService:
             cached = self._details.get(product_id)
             if cached is not None:
                 return cached
+        read_at = self._details.generation
         async with read_only(self._sessions) as session:
             detail = await queries.product_detail(session, product_id=product_id,
                                                   handle=handle)
-        self._details.put(detail.id, detail)
+        self._details.put(detail.id, detail, read_at)
         return detail
 
     async def summaries(self, product_ids: Sequence[int]) -> list[ProductSummary]:
@@ -121,9 +122,10 @@ class CatalogService:
                  if (summary := self._summaries.get(pid)) is not None}
         missing = [pid for pid in product_ids if pid not in known]
         if missing:
+            read_at = self._summaries.generation
             async with read_only(self._sessions) as session:
                 for summary in await queries.summaries(session, missing):
-                    self._summaries.put(summary.id, summary)
+                    self._summaries.put(summary.id, summary, read_at)
                     known[summary.id] = summary
         return [known[pid] for pid in product_ids if pid in known]
 
