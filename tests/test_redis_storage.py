@@ -9,13 +9,16 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 import redis.asyncio
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 
-from bot.handlers.storage import make_storage
+from bot.handlers.storage import ConversationStorage, make_storage
 from bot.telegram_app import CustomerBot, make_bot
 from shop.demo.loader import load_demo
 from shop.settings import load_settings
@@ -126,3 +129,29 @@ def test_without_redis_url_the_state_stays_in_the_process() -> None:
     shared = make_storage(load_settings(redis_url="redis://127.0.0.1:1/0"))
     assert isinstance(shared, RedisStorage)
     asyncio.run(shared.close())
+
+
+async def _commands(client: redis.asyncio.Redis, name: str) -> int:
+    stats = await client.info("commandstats")
+    return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+
+
+async def test_reading_aiogram_s_unused_state_costs_no_redis_round_trip(redis_url: str
+                                                                         ) -> None:
+    storage = make_storage(load_settings(redis_url=redis_url))
+    assert isinstance(storage, ConversationStorage)
+    key = StorageKey(bot_id=BOT_ID, chat_id=ALICE, user_id=ALICE)
+    observer = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        gets_before = await _commands(observer, "get")
+        assert await storage.get_state(key) is None  # what aiogram asks on every update
+        await storage.set_state(key, None)  # FSMContext.clear() does this
+        assert await _commands(observer, "get") == gets_before
+        await storage.set_data(key, {"flow": {"step": "address"}})
+        assert await storage.get_data(key) == {"flow": {"step": "address"}}
+        assert await _commands(observer, "get") == gets_before + 1  # the data is in Redis
+        with pytest.raises(NotImplementedError, match="data"):  # never silently ignored
+            await storage.set_state(key, State("address", group_name="Checkout"))
+    finally:
+        await storage.close()
+        await observer.aclose()

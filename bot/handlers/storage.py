@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 
@@ -17,13 +18,28 @@ KEY_PREFIX = "chatshop:fsm"
 CONVERSATION_TTL = timedelta(days=30)
 
 
+class ConversationStorage(RedisStorage):
+    """aiogram's RedisStorage for conversation data only. Our flows keep their state in the
+    data (``bot.handlers.conversation``) and never use aiogram's states, yet aiogram's FSM
+    middleware reads the state on every update: here that costs no Redis round trip."""
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return None
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        name = state.state if isinstance(state, State) else state
+        if name is not None:
+            raise NotImplementedError("conversation state lives in the data (see "
+                                      "bot.handlers.conversation), not in aiogram's states")
+
+
 def make_storage(settings: Settings) -> BaseStorage:
-    """MemoryStorage without ``REDIS_URL``; otherwise aiogram's RedisStorage with keys
+    """MemoryStorage without ``REDIS_URL``; otherwise Redis (`ConversationStorage`) with keys
     ``chatshop:fsm:<bot id>:<chat id>:<user id>:…``, so the customer and the staff bot never
     read each other's state."""
     if not settings.redis_url:
         return MemoryStorage()
-    return RedisStorage.from_url(
+    return ConversationStorage.from_url(
         settings.redis_url,
         key_builder=DefaultKeyBuilder(prefix=KEY_PREFIX, with_bot_id=True),
         state_ttl=CONVERSATION_TTL, data_ttl=CONVERSATION_TTL)
