@@ -16,7 +16,7 @@ from shop.catalog.index_sync import IndexSync
 from shop.catalog.service import CatalogService
 from shop.customers.service import CustomerService
 from shop.db.base import utcnow
-from shop.db.engine import create_engine, session_factory
+from shop.db.engine import create_engine, create_long_read_engine, session_factory
 from shop.db.migrate import upgrade
 from shop.events.relay import Relay
 from shop.events.relay_port import EventRelay
@@ -56,6 +56,7 @@ class Shop:
     reports: ReportService
     index_sync: IndexSync
     clock: Callable[[], datetime] = utcnow
+    long_read_engine: AsyncEngine | None = None  # see create_long_read_engine
 
     async def run_background(self, stop: asyncio.Event) -> None:
         """Deliver events, release expired reservations and follow catalog changes made by
@@ -80,6 +81,8 @@ class Shop:
         await self.relay.close()
         if self.stripe is not None:
             await self.stripe.aclose()
+        if self.long_read_engine is not None:
+            await self.long_read_engine.dispose()
         await self.engine.dispose()
 
 
@@ -123,6 +126,7 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
         refunds, stripe=stripe, notify=relay.wake, clock=clock,
     )
     catalog = CatalogService(sessions)
+    long_read_engine = create_long_read_engine(engine)
     return Shop(
         settings=settings, engine=engine, sessions=sessions,
         catalog=catalog,
@@ -139,8 +143,11 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
         support=SupportService(sessions, notify=relay.wake, clock=clock),
         staff=StaffService(sessions, settings.staff_ids),
         reports=ReportService(sessions, timezone=settings.shop_timezone,
-                              currency=settings.shop_currency, clock=clock),
+                              currency=settings.shop_currency, clock=clock,
+                              long_reads=(session_factory(long_read_engine)
+                                          if long_read_engine is not None else None)),
         relay=relay, refunds=refunds, stripe=stripe, clock=clock,
+        long_read_engine=long_read_engine,
     )
 
 

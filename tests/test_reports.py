@@ -12,7 +12,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from shop.auth import CustomerActor
 from shop.bootstrap import Shop
@@ -334,3 +335,43 @@ async def test_funnel_steps_are_stored_with_the_shop_clock(shop: Shop, clock: Cl
                                              FunnelEvent.at))).tuples().all()
         assert await session.scalar(select(func.count()).select_from(FunnelEvent)) == 1
     assert rows == [("search", 42, clock.now)]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_long_report_on_sqlite_leaves_the_event_loop_free(shop: Shop,
+                                                                  clock: Clock) -> None:
+    """The SQLite driver runs statements in the loop's thread; a report's scans run on a
+    thread of their own instead (shop.db.engine.create_long_read_engine)."""
+    start = clock.now - timedelta(days=20)
+    rows = [{"kind": "search" if n % 3 else "cart", "customer_id": n % 4000,
+             "at": start + timedelta(seconds=n * 7)} for n in range(150_000)]
+    async with shop.sessions.begin() as session:
+        await session.execute(insert(FunnelEvent), rows)
+    turns = 0
+    done = asyncio.Event()
+
+    async def other_customers() -> None:  # stands for every other update the loop serves
+        nonlocal turns
+        while not done.is_set():
+            turns += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(other_customers())
+    try:
+        report = await shop.reports.report(OWNER, "month")
+    finally:
+        done.set()
+        await ticker
+    assert report.funnel.searches == 100_000 and report.funnel.cart_adds == 50_000
+    # Held by the report, the loop would turn once per statement (a few dozen times); free,
+    # it turns thousands of times while SQLite counts.
+    assert turns > 1_000, turns
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_long_read_connection_cannot_write(shop: Shop) -> None:
+    assert shop.long_read_engine is not None
+    async with session_factory(shop.long_read_engine)() as session:
+        with pytest.raises(OperationalError, match="readonly database"):
+            await session.execute(insert(FunnelEvent), [{"kind": "search", "customer_id": 1,
+                                                         "at": datetime.now(UTC)}])

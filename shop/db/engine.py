@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
 from shop.db.sqlite_driver import BUSY_MS, InLoopSQLite
 
@@ -60,6 +61,40 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def _reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")  # a reader never writes, whatever a caller does
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+    cursor.close()
+
+
+def _deferred_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")  # a WAL snapshot: waits for no writer
+
+
+def create_long_read_engine(engine: AsyncEngine) -> AsyncEngine | None:
+    """An engine for long reads (reports) that must not hold the event loop, or None when
+    `engine` can serve them itself.
+
+    Chatshop's SQLite driver runs each statement in the loop's thread (see
+    `shop.db.sqlite_driver`), so a report counting a month of funnel steps (300,000 rows:
+    about 0.4 s) would stop every customer's answer meanwhile. This engine's connections
+    are aiosqlite's, each on a thread of its own; sqlite3 lets go of the GIL while a
+    statement runs, so the loop goes on. Read-only (``query_only``). None for PostgreSQL
+    (asyncpg never holds the loop) and for an in-memory database (not shareable)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or (
+            url.query.get("mode") == "memory"):
+        return None
+    # No pool: a report is rare, and a pooled aiosqlite connection's thread would outlive
+    # an engine nobody disposed.
+    reader = create_async_engine(url, connect_args={"isolation_level": None},
+                                 poolclass=NullPool)
+    event.listen(reader.sync_engine, "connect", _reader_pragmas)
+    event.listen(reader.sync_engine, "begin", _deferred_begin)
+    return reader
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

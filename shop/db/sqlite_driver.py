@@ -19,8 +19,10 @@ What a thread used to hide must not block the loop instead:
   on the loop's clock until ``timeout``. Other statements keep a short busy wait
   (``BUSY_MS``), which WAL readers meet only during a checkpoint's or recovery's moment.
 
-The price: a slow statement (a report over a large table) holds the loop while it runs, as
-any CPU work in the loop does. PostgreSQL (asyncpg) is unaffected.
+The price: a slow statement holds the loop while it runs, as any CPU work in the loop does.
+So the staff's reports, which scan weeks of rows, read through another engine whose
+connections run on threads (``shop.db.engine.create_long_read_engine``). PostgreSQL
+(asyncpg) is unaffected.
 """
 
 from __future__ import annotations

@@ -78,8 +78,12 @@ class ReportService:
     summary's schedule is in shop.reports.daily."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, timezone: str,
-                 currency: str, clock: Callable[[], datetime] = utcnow) -> None:
+                 currency: str, clock: Callable[[], datetime] = utcnow,
+                 long_reads: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._sessions = sessions
+        # A report's queries scan weeks of rows: off the event loop on SQLite (see
+        # shop.db.engine.create_long_read_engine).
+        self._long_reads = long_reads or sessions
         self._zone = ZoneInfo(timezone)
         self._timezone = timezone
         self._currency = currency
@@ -105,7 +109,7 @@ class ReportService:
         start = local_midnight(first, self._zone)
         end = local_midnight(last + timedelta(days=1), self._zone)
         zero = Money(self._currency, 0)
-        async with self._sessions() as session:
+        async with self._long_reads() as session:
             sales = await self._sales(session, start, end, first, last)
             refunded = await self._refunded(session, start, end)
             funnel = await self._funnel(session, start, end)
