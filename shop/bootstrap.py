@@ -57,6 +57,12 @@ class Shop:
     index_sync: IndexSync
     clock: Callable[[], datetime] = utcnow
     long_read_engine: AsyncEngine | None = None  # see create_long_read_engine
+    long_reads: async_sessionmaker[AsyncSession] | None = None  # its sessions (or None)
+
+    def sessions_for_long_reads(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for reads that scan many rows (reports, monitoring's totals): off the
+        event loop on SQLite, the ordinary ones elsewhere."""
+        return self.long_reads or self.sessions
 
     async def run_background(self, stop: asyncio.Event) -> None:
         """Deliver events, release expired reservations and follow catalog changes made by
@@ -127,6 +133,7 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
     )
     catalog = CatalogService(sessions)
     long_read_engine = create_long_read_engine(engine)
+    long_reads = session_factory(long_read_engine) if long_read_engine is not None else None
     return Shop(
         settings=settings, engine=engine, sessions=sessions,
         catalog=catalog,
@@ -144,10 +151,9 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
         staff=StaffService(sessions, settings.staff_ids),
         reports=ReportService(sessions, timezone=settings.shop_timezone,
                               currency=settings.shop_currency, clock=clock,
-                              long_reads=(session_factory(long_read_engine)
-                                          if long_read_engine is not None else None)),
+                              long_reads=long_reads),
         relay=relay, refunds=refunds, stripe=stripe, clock=clock,
-        long_read_engine=long_read_engine,
+        long_read_engine=long_read_engine, long_reads=long_reads,
     )
 
 
