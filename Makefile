@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/checkout.py --backend sqlite | tee bench/results/checkout-sqlite.txt
 	$(BIN)/python bench/checkout.py --backend postgresql | tee bench/results/checkout-postgresql.txt
 	$(BIN)/python bench/broadcast.py --messages 3000 | tee bench/results/broadcast.txt
-	$(BIN)/python bench/throughput.py | tee bench/results/throughput.txt
+	$(BIN)/python bench/throughput.py --row-echo | tee bench/results/throughput.txt
 
 # Extract the texts marked with t("...") and merge them into the French and Polish catalogs
 # (created when missing); then translate the new entries in bot/locales/*/LC_MESSAGES/messages.po.

@@ -2,7 +2,7 @@
 
     python bench/throughput.py [--customers 200] [--updates 3000] [--rate 100] [--duration 20]
                                [--max-connections 40] [--redis-url URL|auto] [--postgres]
-                               [--profile-worker FILE]
+                               [--row-echo] [--profile-worker FILE]
 
 One worker process, ``chatshop run`` in webhook mode on a throwaway SQLite database holding the
 demo catalog (no staff bot, no Redis unless ``--redis-url``), talks to the fake Bot API server
@@ -25,6 +25,9 @@ Then the same load against ``bench/echo_bot.py`` (aiogram's SimpleRequestHandler
 messages, answer + sendMessage for presses, each a request of its own; like the worker, it
 answers the webhook once the update was handled), in its own process, in the same run. The echo bot
 sends no keyboards, so its customers press a fixed set of callback data in the same order.
+With ``--row-echo``, a third bot in the same run: the echo reading and writing one SQLite row
+per update (``echo_bot.py --database-url``), the least any database-backed bot does; the JSON
+line then adds row_echo_updates_per_s, row_echo_cpu_ms_per_update and ratio_to_row_echo.
 This process does no cyclic garbage collection while it measures (its own pauses would be
 counted as the bot's latency); it collects between measurements.
 
@@ -167,13 +170,15 @@ def start_worker(api_base: str, workdir: Path, database_url: str, redis_url: str
     return Server("worker", [*argv, "-m", "shop.cli", "run"], env, workdir)
 
 
-def start_echo(api_base: str, workdir: Path) -> Server:
+def start_echo(api_base: str, workdir: Path, database_url: str | None = None) -> Server:
     """The echo bot, answering each webhook once the update was handled, as the worker does
-    (bot/handlers/webhook.py)."""
+    (bot/handlers/webhook.py); with `database_url`, reading and writing a row per update."""
     port = free_port()
     argv = [sys.executable, str(ROOT / "bench" / "echo_bot.py"), "--api-base", api_base,
             "--token", TOKEN, "--base-url", f"http://127.0.0.1:{port}",
             f"--secret={secrets.token_urlsafe(24)}", "--port", str(port)]
+    if database_url is not None:
+        argv.append(f"--database-url={database_url}")
     return Server("echo", argv, clean_env(), workdir)
 
 
@@ -576,7 +581,7 @@ async def wait_for_webhook(tg: FakeTelegram, account: BotAccount, bot: Server,
 
 async def bench_bot(name: str, start: Callable[[str], Server], args: argparse.Namespace
                     ) -> BotResult:
-    echo = name == "echo"
+    echo = name.startswith("echo")
     async with FakeTelegram(callback_timeout=None) as tg:
         account = tg.add_bot(TOKEN, "chatshop_bench_bot")
         tg.no_flood_limits()  # we measure handling, not Telegram's limits
@@ -645,6 +650,9 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true",
                         help="run the worker on a throwaway PostgreSQL server (as in "
                              "production) instead of SQLite")
+    parser.add_argument("--row-echo", action="store_true",
+                        help="also run the echo bot reading and writing one SQLite row per "
+                             "update (a calibration: what any database-backed bot costs)")
     parser.add_argument("--profile-worker", type=Path, default=None, metavar="FILE",
                         help="run the worker under cProfile, writing the stats to FILE")
     args = parser.parse_args()
@@ -677,13 +685,17 @@ def main() -> None:
                                                      profile), args))
             echo = asyncio.run(bench_bot(
                 "echo", lambda api: start_echo(api, workdir), args))
+            row_url = f"sqlite+aiosqlite:///{workdir / 'echo-rows.db'}"
+            row_echo = asyncio.run(bench_bot(
+                "echo+row", lambda api: start_echo(api, workdir, row_url), args)
+            ) if args.row_echo else None
     finally:
         if redis_server is not None:
             redis_server.stop()
         if postgres_server is not None:
             postgres_server.stop()
 
-    for outcome in (shop, echo):
+    for outcome in (shop, echo, *([row_echo] if row_echo else [])):
         mode = "before" if outcome.background else "after"
         print(f"{outcome.name}: the webhook answers {mode} the update is handled")
         print(describe(outcome.name, outcome.closed))
@@ -714,6 +726,17 @@ def main() -> None:
             1000 * echo.closed.bot_cpu_s / max(echo.closed.answered, 1), 3),
         "errors": errors, "echo_errors": echo_errors,
     }
+    if row_echo is not None:
+        row_ratio = shop.closed.per_s / row_echo.closed.per_s if row_echo.closed.per_s else 0.0
+        print(f"ratio (chatshop / echo reading and writing a row): {row_ratio:.3f}")
+        result.update({
+            "row_echo_updates_per_s": round(row_echo.closed.per_s, 1),
+            "row_echo_cpu_ms_per_update": round(
+                1000 * row_echo.closed.bot_cpu_s / max(row_echo.closed.answered, 1), 3),
+            "ratio_to_row_echo": round(row_ratio, 3),
+            "row_echo_errors": sum(p.errors.total() for p in (row_echo.closed,
+                                                              row_echo.paced)),
+        })
     print(json.dumps(result))
 
 

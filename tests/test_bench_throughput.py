@@ -17,10 +17,11 @@ KEYS = {"bench", "customers", "updates", "updates_per_s", "echo_updates_per_s", 
 
 
 @pytest.mark.slow
-def test_throughput_bench_reports_both_bots() -> None:
+def test_throughput_bench_reports_every_bot() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "throughput.py"), "--customers", "5",
-         "--updates", "40", "--rate", "10", "--duration", "2", "--timeout", "20"],
+         "--updates", "40", "--rate", "10", "--duration", "2", "--timeout", "20",
+         "--row-echo"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
@@ -37,3 +38,8 @@ def test_throughput_bench_reports_both_bots() -> None:
     assert 0 < result["p50_ms_at_rate"] <= result["p95_ms_at_rate"] <= result["p99_ms_at_rate"]
     assert result["updates_at_rate"] >= 18  # of 10/s for 2 s
     assert result["cpu_ms_per_update"] > 0 and result["echo_cpu_ms_per_update"] > 0
+    # The calibration: the echo reading and writing a row per update, in the same run.
+    assert "echo+row, max throughput: 40 of 40 updates answered" in done.stdout
+    assert result["row_echo_errors"] == 0 and result["row_echo_cpu_ms_per_update"] > 0
+    assert result["ratio_to_row_echo"] == pytest.approx(
+        result["updates_per_s"] / result["row_echo_updates_per_s"], rel=0.02)
