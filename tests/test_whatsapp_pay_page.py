@@ -7,8 +7,10 @@ import asyncio
 import re
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
+from bot.channels.test_payment_page import _Page
 from bot.flows.checkout_place import place_fields
 from shop.orders.states import OrderStatus
 from shop.payments.models import Payment
@@ -143,3 +145,25 @@ def test_place_texts_read_as_far_as_they_go() -> None:
         "street": "10 Downing St", "postcode": "SW1A 2AA", "city": "London", "country": "GB"}
     assert place_fields("Marszałkowska 1, Warszawa") == {}
     assert place_fields("") == {}
+
+
+def _visible(page: str) -> list[str]:
+    return re.findall(r"<(?:h1|p|button[^>]*)>([^<]+)<", page)
+
+
+@pytest.mark.parametrize("language", ["fr", "pl"])
+def test_every_page_is_in_the_customer_s_language(language: str) -> None:
+    """The page's texts come from the chat's gettext catalogs: none falls back to English."""
+    for key in ("pay", "paid", "cancelled", "closed", "forged"):
+        english = _visible(_Page(key, "en", 1001, "30,90 €", form=key == "pay")
+                           .render("Shop").text)
+        page = _Page(key, language, 1001, "30,90 €", form=key == "pay").render("Shop").text
+        theirs = _visible(page)
+        assert f'lang="{language}"' in page and len(theirs) == len(english) >= 2
+        for translated, original in zip(theirs, english, strict=True):
+            assert translated != original, (key, translated)
+    if language == "fr":
+        french = _visible(_Page("pay", "fr", 1001, "30,90 €", form=True).render("Shop").text)
+        assert french == ["Commande #1001",
+                          "Total à payer : 30,90 €. Cette boutique utilise un paiement de "
+                          "test : aucun argent n’est débité.", "Payer 30,90 € (test)"]

@@ -16,11 +16,11 @@ from bot.flows.context import Conversation, Deps
 from bot.flows.router import menu_button, on_action
 from bot.flows.screens import Button, Reply, Row, Screen, Text, bold, italic, rows
 from shop.errors import ProviderError
-from shop.messaging.test_payment import test_payment_link
 from shop.money import Money
 from shop.orders.states import OrderStatus
 from shop.orders.types import OrderView
 from shop.payments.recording import Outcome
+from shop.payments.test_link import test_payment_link
 
 A = Action.make
 

@@ -27,6 +27,7 @@ from pywa.types.callback import CallbackButton, CallbackSelection
 from pywa.types.message import Message as WaMessage
 from pywa_async.client import WhatsApp
 
+from bot.channels.test_payment_page import TestPaymentPages
 from bot.channels.whatsapp.catalog import CatalogMessages
 from bot.channels.whatsapp.inbound import (
     GREETINGS,
@@ -62,7 +63,6 @@ from shop.bootstrap import Shop
 from shop.messaging.contacts import WhatsAppContacts
 from shop.messaging.inbox import Stored, WhatsAppInbox
 from shop.messaging.outbound import WhatsAppOutboundLog
-from shop.messaging.test_payment import TestPaymentPages
 
 log = logging.getLogger(__name__)
 # A BSUID starts with the customer's country (`FR.1349…`): a first guess at their language.

@@ -1,5 +1,7 @@
 """The built-in test provider's payment page, for channels where customers pay on a web page
-(WhatsApp) while no Stripe is configured: the demo and the tests buy with no account.
+(WhatsApp) while no Stripe is configured: the demo and the tests buy with no account. Its
+texts come from the chat's gettext catalogs, in the customer's language; the signed link is
+made by `shop.payments.test_link`.
 
 `GET /payments/test/{order_id}?sig=…` shows the order's total and a Pay button; a `POST` to
 the same signed URL pays it through the test provider, with the same core call as the in-chat
@@ -15,99 +17,48 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from babel.core import Locale
-from babel.numbers import format_currency
 
-from shop.auth import CustomerActor, SystemActor
+from bot.i18n import LANGUAGES, Translator, format_money
+from shop.auth import SystemActor
 from shop.errors import NotFound, PaymentRejected
-from shop.money import Money, exponent
 from shop.orders.states import OrderStatus
 from shop.orders.types import OrderView
 from shop.payments import signing
 from shop.payments.recording import Outcome
 from shop.payments.secrets import shop_secret
 from shop.payments.service import TEST_PROVIDER_KEY
-from shop.settings import Settings
+from shop.payments.test_link import LINK_KEY, PATH
 
 if TYPE_CHECKING:
     from shop.bootstrap import Shop
 
 log = logging.getLogger(__name__)
-PATH = "/payments/test/{order_id}"
-LINK_KEY = "test_link_key"
 SYSTEM = SystemActor("test_payment_page")
-LANGUAGES = ("en", "fr", "pl")
-
-# (title, text) per page and language; shop/ has no gettext catalogs (they belong to bot/).
-_TEXTS: dict[str, dict[str, tuple[str, str]]] = {
-    "pay": {
-        "en": ("Order #{number}", "Total to pay: {total}. This shop uses a test payment: no "
-                                  "money moves."),
-        "fr": ("Commande #{number}", "Total à payer : {total}. Cette boutique utilise un "
-                                     "paiement de test : aucun argent n'est débité."),
-        "pl": ("Zamówienie #{number}", "Do zapłaty: {total}. Ten sklep używa płatności "
-                                       "testowej: żadne pieniądze nie są pobierane."),
-    },
-    "button": {"en": ("Pay {total} (test)", ""), "fr": ("Payer {total} (test)", ""),
-               "pl": ("Zapłać {total} (test)", "")},
-    "paid": {
-        "en": ("Thank you!", "Order #{number} is paid. The receipt arrives in the chat; you "
-                             "can close this page."),
-        "fr": ("Merci !", "La commande #{number} est payée. Le reçu arrive dans la "
-                          "conversation ; vous pouvez fermer cette page."),
-        "pl": ("Dziękujemy!", "Zamówienie #{number} jest opłacone. Potwierdzenie przyjdzie na "
-                              "czacie; możesz zamknąć tę stronę."),
-    },
-    "cancelled": {
-        "en": ("Order cancelled", "Order #{number} was cancelled (or its reservation "
-                                  "expired), so it cannot be paid. Nothing was charged."),
-        "fr": ("Commande annulée", "La commande #{number} a été annulée (ou sa réservation a "
-                                   "expiré) : elle ne peut plus être payée. Rien n'a été "
-                                   "débité."),
-        "pl": ("Zamówienie anulowane", "Zamówienie #{number} zostało anulowane (lub jego "
-                                       "rezerwacja wygasła), więc nie można go opłacić. Nic "
-                                       "nie zostało pobrane."),
-    },
-    "closed": {
-        "en": ("Nothing to pay", "Order #{number} cannot be paid now. Go back to the chat "
-                                 "to see where it stands."),
-        "fr": ("Rien à payer", "La commande #{number} ne peut pas être payée maintenant. "
-                               "Revenez dans la conversation pour voir où elle en est."),
-        "pl": ("Nic do zapłaty", "Zamówienia #{number} nie można teraz opłacić. Wróć na "
-                                 "czat, aby sprawdzić jego stan."),
-    },
-    "forged": {
-        "en": ("Link not valid", "This payment link is not valid. Use the Pay button in the "
-                                 "chat."),
-        "fr": ("Lien non valide", "Ce lien de paiement n'est pas valide. Utilisez le bouton "
-                                  "Payer dans la conversation."),
-        "pl": ("Nieprawidłowy link", "Ten link do płatności jest nieprawidłowy. Użyj "
-                                     "przycisku Zapłać na czacie."),
-    },
-}
 
 
-def public_base(settings: Settings) -> str:
-    """Where customers reach our HTTP server (as for Stripe's success page)."""
-    return settings.webhook_base_url or f"http://{settings.http_host}:{settings.http_port}"
-
-
-async def test_payment_link(shop: Shop, actor: CustomerActor, order_id: int) -> str:
-    """The signed URL of the test payment page for one of the customer's orders
-    (NotYourOrder for another's)."""
-    order = await shop.orders.order(actor, order_id)
-    key = await shop_secret(shop.sessions, LINK_KEY)
-    path = PATH.format(order_id=order.id)
-    return f"{public_base(shop.settings)}{path}?sig={signing.sign_test_link(key, order.id)}"
-
-
-def _money(amount: Money, language: str) -> str:
-    value = Decimal(amount.minor).scaleb(-exponent(amount.currency))
-    return format_currency(value, amount.currency, locale=Locale.parse(language))
+def _texts(key: str, t: Translator, number: int | str, total: str) -> tuple[str, str]:
+    """The page's title and text, in the customer's language (gettext, as the chat's)."""
+    if key == "pay":
+        return (t("Order #{number}", number=number),
+                t("Total to pay: {total}. This shop uses a test payment: no money moves.",
+                  total=total))
+    if key == "paid":
+        return (t("Thank you!"),
+                t("Order #{number} is paid. The receipt arrives in the chat; you can close "
+                  "this page.", number=number))
+    if key == "cancelled":
+        return (t("Order cancelled"),
+                t("Order #{number} was cancelled (or its reservation expired), so it cannot "
+                  "be paid. Nothing was charged.", number=number))
+    if key == "closed":
+        return (t("Nothing to pay"),
+                t("Order #{number} cannot be paid now. Go back to the chat to see where it "
+                  "stands.", number=number))
+    return (t("Link not valid"),
+            t("This payment link is not valid. Use the Pay button in the chat."))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +71,11 @@ class _Page:
     status: int = 200
 
     def render(self, shop_name: str) -> web.Response:
-        title, text = _TEXTS[self.key][self.language]
-        values = {"number": self.number, "total": self.total}
-        body = f"<h1>{html.escape(title.format(**values))}</h1>"
-        body += f"<p>{html.escape(text.format(**values))}</p>"
+        t = Translator(self.language)
+        title, text = _texts(self.key, t, self.number, self.total)
+        body = f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
         if self.form:
-            label = _TEXTS["button"][self.language][0].format(**values)
+            label = t("Pay {total} (test)", total=self.total)
             # The form posts to the page's own signed URL (action="" keeps the query).
             body += (f'<form method="post" action=""><button type="submit">'
                      f"{html.escape(label)}</button></form>")
@@ -187,7 +137,7 @@ class TestPaymentPages:
         if order.status != OrderStatus.AWAITING_PAYMENT or self._expired(order):
             return self._respond(self._settled(order, language))
         return self._respond(_Page("pay", language, order.number,
-                                   _money(order.total, language), form=True))
+                                   format_money(order.total, language), form=True))
 
     async def pay(self, request: web.Request) -> web.Response:
         order, language = await self._order(request)
