@@ -130,21 +130,29 @@ class TestPaymentPages:
     def _respond(self, page: _Page) -> web.Response:
         return page.render(self.shop.settings.shop_name)
 
-    async def show(self, request: web.Request) -> web.Response:
+    async def _payable(self, request: web.Request) -> tuple[OrderView, str] | web.Response:
+        """The order the link names and the page's language, when it can be paid now; else
+        the page saying why not."""
         order, language = await self._order(request)
         if order is None:
             return self._respond(_Page("forged", language, status=403))
         if order.status != OrderStatus.AWAITING_PAYMENT or self._expired(order):
             return self._respond(self._settled(order, language))
+        return order, language
+
+    async def show(self, request: web.Request) -> web.Response:
+        payable = await self._payable(request)
+        if isinstance(payable, web.Response):
+            return payable
+        order, language = payable
         return self._respond(_Page("pay", language, order.number,
                                    format_money(order.total, language), form=True))
 
     async def pay(self, request: web.Request) -> web.Response:
-        order, language = await self._order(request)
-        if order is None:
-            return self._respond(_Page("forged", language, status=403))
-        if order.status != OrderStatus.AWAITING_PAYMENT or self._expired(order):
-            return self._respond(self._settled(order, language))
+        payable = await self._payable(request)
+        if isinstance(payable, web.Response):
+            return payable
+        order, language = payable
         # One payment id per order: a second press, or a second tab, is a duplicate of the
         # first in the payment ledger, never a second charge.
         key = await shop_secret(self.shop.sessions, TEST_PROVIDER_KEY)
