@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from aiogram import Dispatcher, Router
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import TelegramForbiddenError, TelegramServerError
 from aiogram.types import Message
 from sqlalchemy import func, select
 
@@ -189,6 +189,9 @@ async def test_bot_api_calls_are_counted_by_outcome_each_attempt_once(
                              bot=TEST_TOKEN)
             with pytest.raises(TelegramForbiddenError):
                 await bot.send_message(user.id, "three")
+            server.fail_next("sendMessage", 502, "Bad Gateway", bot=TEST_TOKEN)
+            with pytest.raises(TelegramServerError):
+                await bot.send_message(user.id, "four")
         finally:
             await bot.session.close()
         page = await scrape(base)
@@ -196,5 +199,7 @@ async def test_bot_api_calls_are_counted_by_outcome_each_attempt_once(
     assert value(page, "chatshop_bot_api_calls_total", bot="test", outcome="ok") == 2
     assert value(page, "chatshop_bot_api_calls_total", bot="test", outcome="rate_limited") == 1
     assert value(page, "chatshop_bot_api_calls_total", bot="test", outcome="refused") == 1
+    assert value(page, "chatshop_bot_api_calls_total", bot="test",
+                 outcome="server_error") == 1
     assert value(page, "chatshop_bot_api_calls_total", bot="test",
                  outcome="network_error") is None

@@ -17,7 +17,12 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramRetryAfter
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, Update, User
@@ -82,6 +87,9 @@ class ApiCallMetrics(BaseRequestMiddleware):
             raise
         except TelegramNetworkError:
             self.metrics.bot_api_called(self.bot_name, "network_error")
+            raise
+        except TelegramServerError:  # Telegram's own 5xx
+            self.metrics.bot_api_called(self.bot_name, "server_error")
             raise
         except TelegramAPIError:  # a bad request, a blocked bot, a chat gone
             self.metrics.bot_api_called(self.bot_name, "refused")

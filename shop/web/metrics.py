@@ -113,7 +113,8 @@ class Metrics:
                                      registry=self.registry)
         self.bot_api_calls = Counter("chatshop_bot_api_calls",
                                      "Bot API calls, by outcome: ok, in_webhook_reply, "
-                                     "rate_limited (429), network_error, refused",
+                                     "rate_limited (429), network_error, server_error "
+                                     "(5xx), refused (other 4xx)",
                                      ["bot", "outcome"], registry=self.registry)
         self.webhook_rejections = Counter("chatshop_webhook_rejected",
                                           "Webhook requests refused, by reason", ["reason"],
