@@ -1,11 +1,11 @@
 """Who may use the staff bot: the core decides (STAFF_IDS and staff added by owners). Anyone
-else gets one polite refusal, and every attempt is logged."""
+else gets one polite refusal in a while (`admin_bot.refusals`), and every attempt is
+logged."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from weakref import WeakValueDictionary
@@ -14,10 +14,10 @@ from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
 from admin_bot.context import AdminDeps, Staff
+from admin_bot.refusals import InProcessRefusals, Refusals
 from bot.i18n import Translator, pick_language
 
 log = logging.getLogger(__name__)
-REFUSAL_EVERY_S = 600.0  # at most one refusal message per person in this time
 
 
 class StaffMiddleware(BaseMiddleware):
@@ -27,10 +27,10 @@ class StaffMiddleware(BaseMiddleware):
     actions on the same order at once from the same person.
     """
 
-    def __init__(self, deps: AdminDeps) -> None:
+    def __init__(self, deps: AdminDeps, refusals: Refusals | None = None) -> None:
         self._deps = deps
         self._locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
-        self._refused_at: dict[int, float] = {}
+        self._refusals = refusals or InProcessRefusals()
 
     async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
                        event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -61,14 +61,8 @@ class StaffMiddleware(BaseMiddleware):
             return
         if not isinstance(event, Message) or event.chat.type != "private":
             return  # never chat back to strangers in a group
-        now = time.monotonic()
-        if now - self._refused_at.get(user.id, -REFUSAL_EVERY_S) < REFUSAL_EVERY_S:
-            return
-        self._refused_at[user.id] = now
-        if len(self._refused_at) > 10_000:  # forget old entries rather than grow for ever
-            self._refused_at = {k: v for k, v in self._refused_at.items()
-                                if now - v < REFUSAL_EVERY_S}
-        await event.answer(text)
+        if await self._refusals.first_in_window(user.id):
+            await event.answer(text)
 
 
 def _chat_id(event: TelegramObject) -> int | None:

@@ -21,6 +21,7 @@ from admin_bot.actions import orders, reports, returns, staff, stock, support  #
 from admin_bot.alerts import CONSUMER, TOPICS, StaffAlerts
 from admin_bot.context import AdminDeps
 from admin_bot.handlers import staff_router
+from admin_bot.refusals import make_refusals
 from bot.handlers.in_flight import make_dispatcher
 from bot.handlers.polling import poll_until
 from bot.handlers.render import Renderer
@@ -56,7 +57,7 @@ class AdminBot:
         self.clock = clock
         self.dispatcher = make_dispatcher(
             storage, chat_lease_s=shop.settings.event_lease_seconds)
-        middleware = StaffMiddleware(self.deps)
+        middleware = StaffMiddleware(self.deps, make_refusals(storage))
         self.dispatcher.message.outer_middleware(middleware)
         self.dispatcher.callback_query.outer_middleware(middleware)
         self.dispatcher.include_router(staff_router(Renderer(bot)))
