@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import os
@@ -67,8 +66,8 @@ from yarl import URL  # noqa: E402
 
 from shop.settings import Settings  # noqa: E402
 from tests.fakes.telegram_model import ApiCall, BotAccount, ChatMessage, PendingQuery  # noqa: E402
-from tests.fakes.telegram_params import decode_value  # noqa: E402
 from tests.fakes.telegram_server import FakeTelegram  # noqa: E402
+from tests.fakes.telegram_webhook import read_webhook_reply  # noqa: E402
 
 TOKEN = "123456:AAE-bench-token"
 FIRST_CUSTOMER = 700_000
@@ -449,23 +448,9 @@ class Load:
         return None
 
     async def run_reply(self, resp: aiohttp.ClientResponse) -> None:
-        values: dict[str, Any] = {}
-        if resp.content_type == "application/json":
-            with contextlib.suppress(ValueError):
-                decoded = await resp.json()
-                values = decoded if isinstance(decoded, dict) else {}
-        elif resp.content_type.startswith("multipart/"):
-            reader = aiohttp.MultipartReader.from_response(resp)
-            while (part := await reader.next()) is not None:
-                if isinstance(part, aiohttp.BodyPartReader) and part.name and not part.filename:
-                    values[part.name] = (await part.read()).decode()
-        else:
-            await resp.read()
-        method = values.pop("method", None)
-        if isinstance(method, str) and self.tg.knows(method):
-            await self.tg.call(self.account, method,
-                               {k: decode_value(k, v) for k, v in values.items()},
-                               webhook_reply=True)
+        reply = await read_webhook_reply(resp)
+        if reply is not None and self.tg.knows(reply[0]):
+            await self.tg.call(self.account, reply[0], reply[1], webhook_reply=True)
 
     # -- the measurements ---------------------------------------------------------------------
     async def measure(self, phase: Phase, bot: Server, work: Awaitable[None]) -> Phase:

@@ -67,18 +67,28 @@ class WebhookDelivery:
                 await self.server.wait_until(lambda: self.server.closing or not bot.webhook, 0.2)
 
     async def _run_webhook_reply(self, bot: BotAccount, resp: aiohttp.ClientResponse) -> None:
-        values: dict[str, Any] = {}
-        if resp.content_type == "application/json":
-            with contextlib.suppress(ValueError):
-                values = await resp.json()
-        elif resp.content_type.startswith("multipart/"):
-            reader = aiohttp.MultipartReader.from_response(resp)
-            while (part := await reader.next()) is not None:
-                if isinstance(part, aiohttp.BodyPartReader) and part.name:
-                    data = await part.read()
-                    values[part.name] = (Upload(part.filename, data, "application/octet-stream")
-                                         if part.filename else data.decode())
-        method = values.pop("method", None) if isinstance(values, dict) else None
-        if isinstance(method, str) and self.server.knows(method):
-            await self.server.call(bot, method, {k: decode_value(k, v) for k, v in values.items()},
-                                   webhook_reply=True)
+        reply = await read_webhook_reply(resp)
+        if reply is not None and self.server.knows(reply[0]):
+            await self.server.call(bot, reply[0], reply[1], webhook_reply=True)
+
+
+async def read_webhook_reply(resp: aiohttp.ClientResponse) -> tuple[str, dict[str, Any]] | None:
+    """The method a webhook's response asks Telegram to run, with its decoded parameters
+    (None for an empty or unreadable answer)."""
+    values: Any = {}
+    if resp.content_type == "application/json":
+        with contextlib.suppress(ValueError):
+            values = await resp.json()
+    elif resp.content_type.startswith("multipart/"):
+        reader = aiohttp.MultipartReader.from_response(resp)
+        while (part := await reader.next()) is not None:
+            if isinstance(part, aiohttp.BodyPartReader) and part.name:
+                data = await part.read()
+                values[part.name] = (Upload(part.filename, data, "application/octet-stream")
+                                     if part.filename else data.decode())
+    else:
+        await resp.read()
+    method = values.pop("method", None) if isinstance(values, dict) else None
+    if not isinstance(method, str):
+        return None
+    return method, {k: decode_value(k, v) for k, v in values.items()}
