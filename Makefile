@@ -28,6 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/checkout.py --backend postgresql | tee bench/results/checkout-postgresql.txt
 	$(BIN)/python bench/broadcast.py --messages 3000 | tee bench/results/broadcast.txt
 	$(BIN)/python bench/throughput.py --row-echo | tee bench/results/throughput.txt
+	# A long run: what grows with time (caches, the collector's pauses) shows only after a while.
+	$(BIN)/python bench/throughput.py --updates 20000 | tee bench/results/throughput-long.txt
 
 # Extract the texts marked with t("...") and merge them into the French and Polish catalogs
 # (created when missing); then translate the new entries in bot/locales/*/LC_MESSAGES/messages.po.
