@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels.test_payment_page import _Page
+from bot.channels.pay_page import _Page
 from bot.flows.checkout_place import place_fields
 from shop.orders.states import OrderStatus
 from shop.payments.models import Payment

@@ -19,8 +19,8 @@ from shop.errors import ProviderError
 from shop.money import Money
 from shop.orders.states import OrderStatus
 from shop.orders.types import OrderView
+from shop.payments.page_link import test_payment_link
 from shop.payments.recording import Outcome
-from shop.payments.test_link import test_payment_link
 
 A = Action.make
 

@@ -27,7 +27,7 @@ from pywa.types.callback import CallbackButton, CallbackSelection
 from pywa.types.message import Message as WaMessage
 from pywa_async.client import WhatsApp
 
-from bot.channels.test_payment_page import TestPaymentPages
+from bot.channels.pay_page import TestPaymentPages
 from bot.channels.whatsapp.catalog import CatalogMessages
 from bot.channels.whatsapp.inbound import (
     GREETINGS,

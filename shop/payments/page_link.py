@@ -1,6 +1,6 @@
 """The signed link to the built-in test provider's payment page, for channels where customers
 pay on a web page (WhatsApp) while no Stripe is configured. The page itself, a customer-facing
-text in their language, is `bot.channels.test_payment_page`; the link and its key are the
+text in their language, is `bot.channels.pay_page`; the link and its key are the
 shop's."""
 
 from __future__ import annotations

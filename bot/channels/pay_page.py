@@ -1,7 +1,7 @@
 """The built-in test provider's payment page, for channels where customers pay on a web page
 (WhatsApp) while no Stripe is configured: the demo and the tests buy with no account. Its
 texts come from the chat's gettext catalogs, in the customer's language; the signed link is
-made by `shop.payments.test_link`.
+made by `shop.payments.page_link`.
 
 `GET /payments/test/{order_id}?sig=…` shows the order's total and a Pay button; a `POST` to
 the same signed URL pays it through the test provider, with the same core call as the in-chat
@@ -27,10 +27,10 @@ from shop.errors import NotFound, PaymentRejected
 from shop.orders.states import OrderStatus
 from shop.orders.types import OrderView
 from shop.payments import signing
+from shop.payments.page_link import LINK_KEY, PATH
 from shop.payments.recording import Outcome
 from shop.payments.secrets import shop_secret
 from shop.payments.service import TEST_PROVIDER_KEY
-from shop.payments.test_link import LINK_KEY, PATH
 
 if TYPE_CHECKING:
     from shop.bootstrap import Shop
