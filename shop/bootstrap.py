@@ -131,9 +131,9 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
         ),
         refunds, stripe=stripe, notify=relay.wake, clock=clock,
     )
-    catalog = CatalogService(sessions)
     long_read_engine = create_long_read_engine(engine)
     long_reads = session_factory(long_read_engine) if long_read_engine is not None else None
+    catalog = CatalogService(sessions, long_reads=long_reads)
     return Shop(
         settings=settings, engine=engine, sessions=sessions,
         catalog=catalog,

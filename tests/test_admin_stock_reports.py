@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import update
+
 from admin_bot.alerts import CONSUMER
+from shop.catalog.models import Variant
 from tests.conftest import Database
 from tests.support.admin import (
     ADMIN_TOKEN,
@@ -52,6 +55,16 @@ async def test_stock_by_search_and_sku(database: Database) -> None:
         assert "Under the low-stock threshold" in low.text
         assert any("HOD-ZIP-NVY-S" in b for b in manager.buttons())
         assert any("TEE-BRT-RED-S" in b for b in manager.buttons())
+        # More than fit: the true count, and the emptiest shown.
+        async with bots.shop.sessions.begin() as session:
+            await session.execute(update(Variant).values(low_stock_threshold=100_000))
+        everything = await bots.shop.catalog.low_stock()
+        assert everything.total > 20 and len(everything.variants) == everything.total
+        many = await manager.send("/lowstock")
+        assert (f"Under the low-stock threshold: {everything.total}, the emptiest 20 here:"
+                in many.text)
+        skus = [v.sku for v in everything.variants[:20]]
+        assert [sku for b in manager.buttons() for sku in skus if sku in b] == skus
         nothing = await manager.send("/stock zzzzqqq")
         assert "Nothing in the catalog matches" in nothing.text
 

@@ -101,9 +101,13 @@ async def test_stock_changes_keep_search_in_step(catalog: CatalogService) -> Non
 
 async def test_low_stock_listing(catalog: CatalogService) -> None:
     low = await catalog.low_stock()
-    assert [v.sku for v in low] == ["TEE-M-BLK", "SCARF-1", "TEE-S-BLK"]
+    assert [v.sku for v in low.variants] == ["TEE-M-BLK", "SCARF-1", "TEE-S-BLK"]
+    assert low.total == 3
+    emptiest = await catalog.low_stock(limit=2)
+    assert [v.sku for v in emptiest.variants] == ["TEE-M-BLK", "SCARF-1"]
+    assert emptiest.total == 3  # all of them, not only those shown
     hoodie = (await catalog.product(handle="zip-hoodie")).variants[0]
     await catalog.set_low_stock_threshold(hoodie.id, 20)
-    assert "HOOD-1" in [v.sku for v in await catalog.low_stock()]
+    assert "HOOD-1" in [v.sku for v in (await catalog.low_stock()).variants]
     with pytest.raises(InvalidInput):
         await catalog.set_low_stock_threshold(hoodie.id, -2)

@@ -61,12 +61,13 @@ async def low_stock_command(deps: AdminDeps, staff: Staff, args: str) -> Outcome
 
 
 async def _low(deps: AdminDeps, staff: Staff) -> Screen:
-    variants = await deps.shop.catalog.low_stock()
+    low = await deps.shop.catalog.low_stock(limit=MAX_VARIANTS)
     products: dict[int, ProductDetail] = {}
-    for v in variants[:MAX_VARIANTS]:
+    for v in low.variants:
         if v.product_id not in products:
             products[v.product_id] = await deps.shop.catalog.product(product_id=v.product_id)
-    return low_stock_list(staff, [(products[v.product_id], v) for v in variants[:MAX_VARIANTS]])
+    return low_stock_list(staff, [(products[v.product_id], v) for v in low.variants],
+                          low.total)
 
 
 @action("s.low")

@@ -63,12 +63,16 @@ def variant_card(staff: Staff, product: ProductDetail, variant: VariantInfo, not
     return Screen(Text.lines(*parts), tuple(buttons), toast=note or None)
 
 
-def low_stock_list(staff: Staff, found: list[tuple[ProductDetail, VariantInfo]]) -> Screen:
+def low_stock_list(staff: Staff, found: list[tuple[ProductDetail, VariantInfo]],
+                   total: int) -> Screen:
+    """The emptiest variants under their threshold (`found`) of `total` in all."""
     t = staff.t
     if not found:
         return Screen(Text.of(t("Nothing is under its low-stock threshold. 👍")))
-    return Screen(Text.of(bold(t("Under the low-stock threshold ({count}):", count=len(found)))),
-                  tuple((variant_button(p, v),) for p, v in found))
+    title = (t("Under the low-stock threshold ({count}):", count=total) if total <= len(found)
+             else t("Under the low-stock threshold: {count}, the emptiest {shown} here:",
+                    count=total, shown=len(found)))
+    return Screen(Text.of(bold(title)), tuple((variant_button(p, v),) for p, v in found))
 
 
 def low_stock_alert(staff: Staff, product: ProductDetail, variant: VariantInfo,

@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.catalog.models import Category, Product, ProductImage, Variant
 from shop.catalog.search import SearchDoc
-from shop.catalog.types import CategoryInfo, Page, ProductDetail, ProductSummary, VariantInfo
+from shop.catalog.types import (
+    CategoryInfo,
+    LowStock,
+    Page,
+    ProductDetail,
+    ProductSummary,
+    VariantInfo,
+)
 from shop.errors import InputReason, InvalidInput, NotFound
 from shop.money import Money
 
@@ -228,17 +235,19 @@ async def variant_by(
     return variant_from_row(row, row[VARIANT_WIDTH:])
 
 
-async def low_stock(session: AsyncSession) -> list[VariantInfo]:
-    """Variants at or below their low-stock threshold, emptiest first."""
-    rows = (
-        await session.execute(
-            _VARIANT_ROW
-            .where(PRODUCTS.c.active.is_(True),
-                   VARIANTS.c.stock <= VARIANTS.c.low_stock_threshold)
-            .order_by(VARIANTS.c.stock, VARIANTS.c.sku)
-        )
-    ).all()
-    return [variant_from_row(row, row[VARIANT_WIDTH:]) for row in rows]
+async def low_stock(session: AsyncSession, limit: int | None = None) -> LowStock:
+    """Variants at or below their low-stock threshold, emptiest first (at most `limit`), and
+    how many there are in all (one scan: the count is a window over the whole result)."""
+    query = (_VARIANT_ROW.add_columns(func.count().over())
+             .where(PRODUCTS.c.active.is_(True),
+                    VARIANTS.c.stock <= VARIANTS.c.low_stock_threshold)
+             .order_by(VARIANTS.c.stock, VARIANTS.c.sku))
+    if limit is not None:
+        query = query.limit(limit)
+    rows = (await session.execute(query)).all()
+    names = slice(VARIANT_WIDTH, VARIANT_WIDTH + len(OPTION_NAMES))
+    return LowStock([variant_from_row(row, row[names]) for row in rows],
+                    int(rows[0][-1]) if rows else 0)
 
 
 async def search_docs(

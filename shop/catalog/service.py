@@ -20,6 +20,7 @@ from shop.catalog.fresh_cache import FreshCache
 from shop.catalog.search import SearchFilters, SearchIndex
 from shop.catalog.types import (
     CategoryInfo,
+    LowStock,
     Page,
     ProductDetail,
     ProductSummary,
@@ -55,8 +56,10 @@ FRESH_FOR_S = 2.0
 class CatalogService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
                  fresh_for_s: float = FRESH_FOR_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 long_reads: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._sessions = sessions
+        self._long_reads = long_reads or sessions
         self.index = SearchIndex()
         self._details: FreshCache[int, ProductDetail] = FreshCache(fresh_for_s, clock=clock)
         self._summaries: FreshCache[int, ProductSummary] = FreshCache(fresh_for_s, 4096,
@@ -135,9 +138,11 @@ class CatalogService:
         async with read_only(self._sessions) as session:
             return await queries.variant_by(session, variant_id=variant_id, sku=sku)
 
-    async def low_stock(self) -> list[VariantInfo]:
-        async with self._sessions() as session:
-            return await queries.low_stock(session)
+    async def low_stock(self, limit: int | None = None) -> LowStock:
+        """Variants under their low-stock threshold, emptiest first (at most `limit`), and how
+        many in all. It scans every variant: off the event loop on SQLite (`long_reads`)."""
+        async with self._long_reads() as session:
+            return await queries.low_stock(session, limit)
 
     async def search(
         self,

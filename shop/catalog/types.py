@@ -111,3 +111,12 @@ class StockChange:
     low_stock_threshold: int
     # The change took stock from above the threshold to at or below it.
     crossed_low_threshold: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LowStock:
+    """Variants under their low-stock threshold: the emptiest first (as many as asked for),
+    and how many there are in all."""
+
+    variants: list[VariantInfo]
+    total: int
