@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/checkout.py --backend sqlite | tee bench/results/checkout-sqlite.txt
 	$(BIN)/python bench/checkout.py --backend postgresql | tee bench/results/checkout-postgresql.txt
 	$(BIN)/python bench/broadcast.py --messages 3000 | tee bench/results/broadcast.txt
+	$(BIN)/python bench/long_reads.py | tee bench/results/long-reads.txt
 	$(BIN)/python bench/throughput.py --row-echo | tee bench/results/throughput.txt
 	# A long run: what grows with time (caches, the collector's pauses) shows only after a while.
 	$(BIN)/python bench/throughput.py --updates 20000 | tee bench/results/throughput-long.txt
