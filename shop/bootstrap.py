@@ -55,14 +55,12 @@ class Shop:
     stripe: StripeCheckout | None
     reports: ReportService
     index_sync: IndexSync
+    # Reads that scan many rows (reports, low stock, monitoring's totals): off the event loop
+    # on SQLite (create_long_read_engine, then also kept to be disposed of), the ordinary
+    # sessions elsewhere.
+    long_reads: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime] = utcnow
-    long_read_engine: AsyncEngine | None = None  # see create_long_read_engine
-    long_reads: async_sessionmaker[AsyncSession] | None = None  # its sessions (or None)
-
-    def sessions_for_long_reads(self) -> async_sessionmaker[AsyncSession]:
-        """Sessions for reads that scan many rows (reports, monitoring's totals): off the
-        event loop on SQLite, the ordinary ones elsewhere."""
-        return self.long_reads or self.sessions
+    long_read_engine: AsyncEngine | None = None
 
     async def run_background(self, stop: asyncio.Event) -> None:
         """Deliver events, release expired reservations and follow catalog changes made by
@@ -132,7 +130,7 @@ def build_shop(settings: Settings, engine: AsyncEngine, *,
         refunds, stripe=stripe, notify=relay.wake, clock=clock,
     )
     long_read_engine = create_long_read_engine(engine)
-    long_reads = session_factory(long_read_engine) if long_read_engine is not None else None
+    long_reads = session_factory(long_read_engine) if long_read_engine is not None else sessions
     catalog = CatalogService(sessions, long_reads=long_reads)
     return Shop(
         settings=settings, engine=engine, sessions=sessions,

@@ -161,8 +161,7 @@ class WebhookEndpoint:
         if method is None:
             return web.json_response({})
         if isinstance(method, AnswerCallbackQuery):
-            metrics = request.app.get(METRICS)
-            if metrics is not None:
+            if (metrics := request.app.get(METRICS)) is not None:
                 metrics.bot_api_called(self.name, "in_webhook_reply")
             return web.json_response({"method": method.__api_method__,
                                       **method.model_dump(exclude_none=True)})
@@ -182,6 +181,5 @@ class WebhookEndpoint:
 
 
 def _rejected(request: web.Request, reason: str) -> None:
-    metrics = request.app.get(METRICS)
-    if metrics is not None:
+    if (metrics := request.app.get(METRICS)) is not None:
         metrics.webhook_rejected(reason)

@@ -1,6 +1,6 @@
 """Whole-shop running totals for monitoring (`/metrics`): orders by status and payments by
 provider and currency. Two aggregate queries, read-only, cheap enough for every scrape; on
-SQLite they run off the event loop (`Shop.sessions_for_long_reads`), as they scan every
+SQLite they run off the event loop (`Shop.long_reads`), as they scan every
 order and payment."""
 
 from __future__ import annotations

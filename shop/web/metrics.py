@@ -148,7 +148,7 @@ class Metrics:
         snapshot = self._shop
         try:
             async with asyncio.timeout(READ_TIMEOUT_S):
-                snapshot.counts = await shop_counts(shop.sessions_for_long_reads())
+                snapshot.counts = await shop_counts(shop.long_reads)
             snapshot.database_up = True
         except (SQLAlchemyError, OSError, TimeoutError) as error:
             log.warning("metrics: could not read the shop's figures: %s", describe_error(error))
