@@ -10,17 +10,9 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.session.middlewares.base import (
-    BaseRequestMiddleware,
-    NextRequestMiddlewareType,
-)
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.methods import Response, TelegramMethod
-from aiogram.methods.base import TelegramType
 from aiogram.types import BotCommand
 
 from bot.flows.context import Conversation, Deps, ShopInfo
@@ -32,9 +24,9 @@ from bot.handlers.inline import inline_router
 from bot.handlers.payments import payments_router
 from bot.handlers.polling import poll_until
 from bot.handlers.render import Renderer
-from bot.handlers.retry import RetryMiddleware
 from bot.i18n import LANGUAGES, Translator, pick_language
 from bot.telegram_limits import SendLimiter
+from bot.telegram_session import make_session
 from shop.bootstrap import Shop
 from shop.events.relay import DeliveredEvent
 
@@ -57,35 +49,10 @@ def deps_for(shop: Shop) -> Deps:
     return Deps(shop, ShopInfo(settings.shop_name, settings.shop_terms, settings.shop_contact))
 
 
-# `Response[T]` for every result type T this process has met, held strongly (see below).
-_RESPONSE_TYPES: dict[Any, Any] = {}
-
-
-class KeepResponseTypes(BaseRequestMiddleware):
-    """Keeps aiogram's parametrized `Response[T]` classes alive.
-
-    `BaseSession.check_response` validates each answer with `Response[method.__returning__]`;
-    pydantic caches parametrized generic models only weakly, so after a garbage collection
-    the next call builds `Response[Message]` again (milliseconds each, a tenth of the CPU of
-    a busy worker). One strong reference per result type stops that."""
-
-    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
-                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
-        returning = method.__returning__
-        if returning not in _RESPONSE_TYPES:
-            _RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[valid-type]
-        return await make_request(bot, method)
-
-
 def make_bot(token: str, api_base: str, limiter: SendLimiter | None = None) -> Bot:
-    """A bot talking to `api_base` (Telegram, a self-hosted Bot API server, or a test fake),
-    its messages kept within Telegram's limits by `limiter` (default: this process only;
-    `SendLimiter.shared(redis_url)` for several workers)."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
-    session.middleware(KeepResponseTypes())
-    session.middleware(RetryMiddleware())  # then retries, each passing the limiter again
-    session.middleware(limiter or SendLimiter.in_process())
-    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    """A bot talking to `api_base` through Chatshop's session (see `make_session`)."""
+    return Bot(token, session=make_session(api_base, limiter),
+               default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
 class CustomerBot:

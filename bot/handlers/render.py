@@ -20,6 +20,16 @@ from aiogram.types import (
 )
 
 from bot.flows.screens import Row, Screen, Text
+from bot.handlers.screen_methods import (
+    EditScreenCaption,
+    EditScreenMedia,
+    EditScreenText,
+    SendScreen,
+    SendScreenPhoto,
+    SentMessage,
+    edited,
+    sent,
+)
 from shop.media import resolve_image
 
 log = logging.getLogger(__name__)
@@ -111,10 +121,11 @@ class Renderer:
             return self._file_ids.get(resolved) or FSInputFile(resolved)
         return resolved
 
-    def _remember(self, reference: str, sent: Message) -> None:
+    def _remember(self, reference: str, message: SentMessage | bool) -> None:
         resolved = resolve_image(reference)
-        if isinstance(resolved, Path) and sent.photo:
-            self._file_ids[resolved] = sent.photo[-1].file_id
+        if (isinstance(resolved, Path) and isinstance(message, SentMessage)
+                and message.photo_file_id):
+            self._file_ids[resolved] = message.photo_file_id
 
     async def show(self, chat_id: int, screens: tuple[Screen, ...],
                    pressed: Message | None = None) -> None:
@@ -132,19 +143,20 @@ class Renderer:
             # An invoice's own keyboard must start with Telegram's Pay button, so the
             # screen's buttons go with its text, just before the invoice.
             if screen.text.plain.strip() or markup:
-                await self.bot.send_message(chat_id, body[:TEXT_MAX], reply_markup=markup)
+                await sent(self.bot, SendScreen(chat_id=chat_id, text=body[:TEXT_MAX],
+                                                reply_markup=markup))
             await self._invoice(chat_id, screen)
             return
         photo = self._photo(screen.photo) if screen.photo else None
         if photo is not None and screen.photo is not None:
             if len(body) <= CAPTION_MAX:
-                sent = await self.bot.send_photo(chat_id, photo, caption=body,
-                                                 reply_markup=markup)
-                self._remember(screen.photo, sent)
+                self._remember(screen.photo, await sent(self.bot, SendScreenPhoto(
+                    chat_id=chat_id, photo=photo, caption=body, reply_markup=markup)))
                 return
-            sent = await self.bot.send_photo(chat_id, photo)
-            self._remember(screen.photo, sent)
-        await self.bot.send_message(chat_id, body[:TEXT_MAX], reply_markup=markup)
+            self._remember(screen.photo, await sent(
+                self.bot, SendScreenPhoto(chat_id=chat_id, photo=photo)))
+        await sent(self.bot, SendScreen(chat_id=chat_id, text=body[:TEXT_MAX],
+                                        reply_markup=markup))
 
     async def _edit(self, message: Message, screen: Screen) -> bool:
         """Replace the message in place; False when Telegram cannot (then send anew)."""
@@ -152,17 +164,21 @@ class Renderer:
         markup = keyboard(screen)
         photo = self._photo(screen.photo) if screen.photo else None
         try:
+            where = {"chat_id": message.chat.id, "message_id": message.message_id,
+                     "business_connection_id": message.business_connection_id}
             if message.photo and photo is not None and len(body) <= CAPTION_MAX:
                 if self._same_photo(message, screen):
-                    await message.edit_caption(caption=body, reply_markup=markup)
+                    await edited(self.bot, EditScreenCaption(
+                        **where, caption=body, reply_markup=markup))
                 else:
-                    edited = await message.edit_media(
-                        InputMediaPhoto(media=photo, caption=body), reply_markup=markup)
-                    if isinstance(edited, Message) and screen.photo:
-                        self._remember(screen.photo, edited)
+                    now = await edited(self.bot, EditScreenMedia(
+                        **where, media=InputMediaPhoto(media=photo, caption=body),
+                        reply_markup=markup))
+                    if screen.photo:
+                        self._remember(screen.photo, now)
                 return True
             if not message.photo and photo is None and len(body) <= TEXT_MAX:
-                await message.edit_text(body, reply_markup=markup)
+                await edited(self.bot, EditScreenText(**where, text=body, reply_markup=markup))
                 return True
         except TelegramBadRequest as error:
             if _not_modified(error):

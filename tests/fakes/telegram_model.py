@@ -114,6 +114,7 @@ class ApiCall:
     error: str | None = None
     at: float = field(default_factory=time.monotonic)
     webhook_reply: bool = False  # sent back in a webhook's response, not requested
+    body: str | None = None  # "json", "urlencoded" or "multipart"; None: none (or a reply)
 
     @property
     def ok(self) -> bool:

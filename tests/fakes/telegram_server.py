@@ -337,15 +337,20 @@ class FakeTelegram(LoopbackServer):
         return "recent requests:\n" + ("\n".join(lines) or "  (none)")
 
     # -- HTTP ---------------------------------------------------------------------------------
-    async def _params(self, request: web.Request) -> dict[str, Any]:
+    async def _params(self, request: web.Request) -> tuple[dict[str, Any], str | None]:
+        """The request's parameters, and how its body carried them (None: no body)."""
         values: dict[str, Any] = dict(request.query)
+        body = None
         if request.method == "POST" and request.can_read_body:
             if request.content_type == "application/json":
-                body = await request.json()
-                if not isinstance(body, dict):
+                body = "json"
+                decoded = await request.json()
+                if not isinstance(decoded, dict):
                     raise bad_request("request body must be a JSON object")
-                values.update(body)
+                values.update(decoded)
             else:
+                body = ("multipart" if request.content_type.startswith("multipart/")
+                        else "urlencoded")
                 form = await request.post()
                 for key, value in form.items():
                     if isinstance(value, web.FileField):
@@ -353,7 +358,7 @@ class FakeTelegram(LoopbackServer):
                                              value.content_type)
                     else:
                         values[key] = value
-        return {key: decode_value(key, value) for key, value in values.items()}
+        return {key: decode_value(key, value) for key, value in values.items()}, body
 
     async def _handle(self, request: web.Request) -> web.Response:
         bot = self.bots.get(request.match_info["token"])
@@ -363,7 +368,7 @@ class FakeTelegram(LoopbackServer):
         if not self.knows(method):
             return web.json_response(ApiError(404, "Not Found").body(), status=404)
         try:
-            values = await self._params(request)
+            values, body = await self._params(request)
         except ApiError as error:
             return web.json_response(error.body(), status=error.code)
         hold = next((h for h in self._holds if h.token == bot.token
@@ -375,19 +380,21 @@ class FakeTelegram(LoopbackServer):
             if request.transport is None or request.transport.is_closing():
                 hold.dropped += 1
                 return web.Response(status=499)
-        status, body = await self.call(bot, method, values)
-        return web.json_response(body, status=status)
+        status, answer = await self.call(bot, method, values, body=body)
+        return web.json_response(answer, status=status)
 
     def knows(self, method: str) -> bool:
         return method.lower() == "getupdates" or method.lower() in METHODS
 
     async def call(self, bot: BotAccount, method: str, values: dict[str, Any], *,
-                   webhook_reply: bool = False) -> tuple[int, dict[str, Any]]:
+                   webhook_reply: bool = False, body: str | None = None,
+                   ) -> tuple[int, dict[str, Any]]:
         """Run one Bot API method (names are case-insensitive, as Telegram's) for a bot;
         returns the HTTP status and the JSON answer."""
         params = Params(values)
         record = ApiCall(next(self._seq), bot.bot_id, method, values,
-                         chat_id=self._chat_of(values), webhook_reply=webhook_reply)
+                         chat_id=self._chat_of(values), webhook_reply=webhook_reply,
+                         body=body)
         method = record.key
         self.requests.append(record)
         if record.chat_id is not None and _is_chat_action(method):
