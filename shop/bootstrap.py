@@ -25,7 +25,7 @@ from shop.orders.returns import ReturnService
 from shop.orders.service import OrderService
 from shop.payments.refund_port import ProviderRefunds
 from shop.payments.service import PaymentConfig, PaymentService
-from shop.payments.stripe_checkout import StripeCheckout
+from shop.payments.stripe_checkout import CANCEL_PATH, SUCCESS_PATH, StripeCheckout
 from shop.reports.service import ReportService
 from shop.settings import Settings
 from shop.shipping.service import ShippingService
@@ -99,8 +99,8 @@ def _stripe(settings: Settings) -> StripeCheckout | None:
         webhook_secret=(settings.stripe_webhook_secret.get_secret_value()
                         if settings.stripe_webhook_secret else None),
         api_base=settings.stripe_api_base,
-        success_url=f"{base}/payments/stripe/success",
-        cancel_url=f"{base}/payments/stripe/cancel",
+        success_url=f"{base}{SUCCESS_PATH}",
+        cancel_url=f"{base}{CANCEL_PATH}",
     )
 
 

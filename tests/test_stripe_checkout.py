@@ -14,7 +14,12 @@ from aiohttp import web
 
 from shop.errors import InvalidInput, PaymentRejected, ProviderError
 from shop.payments.base import ConfirmedPayment, PayableLine, PayableOrder, ProviderName
-from shop.payments.stripe_checkout import StripeCheckout, from_stripe_amount, to_stripe_amount
+from shop.payments.stripe_checkout import (
+    StripeCheckout,
+    from_stripe_amount,
+    to_stripe_amount,
+    with_language,
+)
 from tests.fakes.stripe_server import FakeStripe
 
 # stripe-python hands httpx its form body as `data=<str>`, which httpx 0.28 deprecates.
@@ -106,11 +111,24 @@ async def test_a_session_asks_for_the_order_total_with_our_ids(
     assert params["client_reference_id"] == "7"
     assert params["customer_email"] == "ann@example.com"
     assert params["locale"] == "fr"
+    # The landing pages learn the customer's language; Stripe's placeholder is left whole.
+    assert params["success_url"] == ("https://shop.example/paid?session={CHECKOUT_SESSION_ID}"
+                                     "&lang=fr")
+    assert params["cancel_url"] == "https://shop.example/cancelled?lang=fr"
     assert "expires_at" not in params
     lines = [(i["price_data"]["product_data"]["name"], i["price_data"]["unit_amount"],
               i["quantity"], i["price_data"]["currency"]) for i in params["line_items"]]
     assert lines == [("T-shirt", "800", "2", "eur"), ("Mug", "400", "1", "eur"),
                      ("Shipping: Courier", "450", "1", "eur")]
+
+
+def test_the_language_is_added_to_a_url_whatever_its_shape() -> None:
+    assert with_language("https://s.example/ok", "pl") == "https://s.example/ok?lang=pl"
+    assert with_language("https://s.example/ok?a=1#top", "pl") == (
+        "https://s.example/ok?a=1&lang=pl#top")
+    assert with_language("https://s.example/ok", "pt-BR") == "https://s.example/ok?lang=pt-BR"
+    # Never anything that could break the URL.
+    assert with_language("https://s.example/ok", "en&x=<b>") == "https://s.example/ok"
 
 
 async def test_a_discounted_order_is_one_line_for_the_total(

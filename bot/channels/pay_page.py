@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.channels.web_page import html_page
 from bot.i18n import LANGUAGES, Translator, format_money
 from shop.auth import SystemActor
 from shop.errors import NotFound, PaymentRejected
@@ -79,11 +80,7 @@ class _Page:
             # The form posts to the page's own signed URL (action="" keeps the query).
             body += (f'<form method="post" action=""><button type="submit">'
                      f"{html.escape(label)}</button></form>")
-        document = ("<!doctype html><html><head><meta charset=\"utf-8\">"
-                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                    f"<title>{html.escape(shop_name)}</title></head>"
-                    f'<body lang="{self.language}">{body}</body></html>')
-        return web.Response(text=document, content_type="text/html", status=self.status)
+        return html_page(shop_name, self.language, body, self.status)
 
 
 class TestPaymentPages:

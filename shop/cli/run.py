@@ -64,6 +64,7 @@ async def serve(shop: Shop, stop: asyncio.Event, *, reuse_port: bool = False,
     `own_process`: this process does nothing else (``chatshop run``), so the garbage
     collector is tuned for it once everything is built (see `shop.gc_tuning`).
     """
+    from bot.channels.stripe_pages import stripe_pages
     from bot.channels.whatsapp import whatsapp_channel
     from bot.handlers.instrument import instrument
     from bot.handlers.storage import make_storage
@@ -81,6 +82,8 @@ async def serve(shop: Shop, stop: asyncio.Event, *, reuse_port: bool = False,
     # Just before taking traffic, everything imported and built (see `shop.gc_tuning`).
     ready = settle_heap if own_process else _nothing
     mounts: list[Mount] = [whatsapp.mount] if whatsapp is not None else []
+    if shop.stripe is not None:  # the pages its payment links come back to
+        mounts.append(stripe_pages(settings.shop_name, settings.default_language))
     # The relay and the sweeper outlive the intake: they stop once the updates in hand are done.
     background_stop = asyncio.Event()
     background = [asyncio.create_task(shop.run_background(background_stop))]

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams, SessionCreateParamsLineItem
 
 log = logging.getLogger(__name__)
+# The pages customers land on after paying or cancelling on Stripe's page (served by
+# `bot.channels.stripe_pages`): every Checkout Session's success and cancel URLs.
+SUCCESS_PATH = "/payments/stripe/success"
+CANCEL_PATH = "/payments/stripe/cancel"
 
 PAID_SESSION_EVENTS = frozenset(
     {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
@@ -95,6 +99,15 @@ def from_stripe_amount(amount: int, currency: str) -> int:
     return amount // scale
 
 
+def with_language(url: str, language: str) -> str:
+    """`url` with `lang=<language>` added to its query. Not through a URL parser: Stripe
+    fills in `{CHECKOUT_SESSION_ID}` in the URL, and that must stay as it is."""
+    if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z]{2,4})?", language):
+        return url
+    base, hash_, fragment = url.partition("#")
+    return f"{base}{'&' if '?' in base else '?'}lang={language}{hash_}{fragment}"
+
+
 def _redact(text: str) -> str:
     return _SECRET_KEY.sub(r"\1***", text)
 
@@ -148,8 +161,9 @@ class StripeCheckout:
         params: SessionCreateParams = {
             "mode": "payment",
             "line_items": self._line_items(order, currency),
-            "success_url": self._success_url,
-            "cancel_url": self._cancel_url,
+            # The customer's language rides along, for the page they land on.
+            "success_url": with_language(self._success_url, order.language),
+            "cancel_url": with_language(self._cancel_url, order.language),
             "client_reference_id": str(order.order_id),
             "metadata": dict(ids),
             "payment_intent_data": {"metadata": dict(ids)},

@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterable
 from aiohttp import web
 
 from shop.bootstrap import Shop
-from shop.messaging.pages import add_payment_pages
 from shop.web.metrics import Metrics
 from shop.web.monitoring import add_monitoring_routes
 from shop.web.stripe_webhook import add_stripe_route
 
-# Adds a channel's routes (the WhatsApp webhook): shop/ knows no channel, channels mount here.
+# Adds a channel's routes (the WhatsApp webhook, the Stripe landing pages): shop/ knows no
+# channel, channels mount here.
 Mount = Callable[[web.Application], None]
 
 
@@ -24,7 +24,6 @@ def build_app(shop: Shop, mounts: Iterable[Mount] = (), *,
     add_monitoring_routes(app, shop, metrics or Metrics())
     if shop.stripe is not None:
         add_stripe_route(app, shop.payments)
-        add_payment_pages(app, shop.settings.shop_name)
     for mount in mounts:
         mount(app)
     return app

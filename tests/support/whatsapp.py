@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from bot.channels.stripe_pages import stripe_pages
 from bot.channels.whatsapp.channel import WhatsAppChannel
 from bot.channels.whatsapp.client import make_client
 from bot.channels.whatsapp.webhook import PATH
@@ -91,7 +92,10 @@ async def running_whatsapp(database: Database, clock: Clock | None = None, *,
 
         stack.push_async_callback(halt)
         fake.app_busy = lambda: channel.busy
-        runner = await start_http(shop, [channel.mount])
+        mounts = [channel.mount]
+        if shop.stripe is not None:
+            mounts.append(stripe_pages(shop.settings.shop_name, shop.settings.default_language))
+        runner = await start_http(shop, mounts)
         stack.push_async_callback(runner.cleanup)  # the server stops first, then the channel
         url = f"{base}{PATH}"
         status, _, _ = await fake.subscribe(url, VERIFY_TOKEN)
