@@ -37,7 +37,7 @@ def _refuse(value: object) -> object:
 class JsonSession(AiohttpSession):
     """Requests with no file to upload go as ``application/json``: one `json.dumps` of the
     method's fields, where aiogram's form encodes each field as JSON and then URL-quotes it
-    (a third of the client's CPU per call). Requests uploading a file stay multipart forms."""
+    (about a fifth of the client's CPU per call). Requests uploading a file stay multipart."""
 
     def json_body(self, bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
         """The request as a JSON body, or None when it uploads a file."""
