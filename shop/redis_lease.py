@@ -15,12 +15,27 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
 
 async def take_lease(client: aioredis.Redis, key: str, holder: str, seconds: float) -> bool:
     """Hold ``key`` as ``holder`` for ``seconds``; False while somebody holds it."""
-    return bool(await client.set(key, holder, nx=True, px=max(1, int(seconds * 1000))))
+    return bool(await client.set(key, holder, nx=True, px=_ms(seconds)))
 
 
 async def give_back(client: aioredis.Redis, key: str, holder: str) -> bool:
     """Delete ``key`` if ``holder`` still holds it; True when it did."""
     return bool(await client.eval(_GIVE_BACK, 1, key, holder))
+
+
+async def renew_lease(client: aioredis.Redis, key: str, holder: str, seconds: float) -> bool:
+    """Hold ``key`` for ``seconds`` more if ``holder`` still holds it; False when it does not
+    (the lease ran out and somebody else may have it)."""
+    return bool(await client.eval(_RENEW, 1, key, holder, _ms(seconds)))

@@ -8,16 +8,20 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 import redis.asyncio
+from aiogram import Bot
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import TelegramMethod
-from aiogram.types import Update
+from aiogram.types import Message, Update
 
+from bot.handlers.in_flight import make_dispatcher
 from bot.handlers.storage import ConversationStorage, make_storage
 from bot.telegram_app import CustomerBot, make_bot
 from shop.demo.loader import load_demo
@@ -27,6 +31,7 @@ from tests.fakes.telegram_sample_bot import make_bot as make_plain_bot
 from tests.fakes.telegram_server import FakeTelegram
 from tests.support.shop import Clock, make_shop
 from tests.support.telegram import CUSTOMER_TOKEN
+from tests.support.waiting import eventually
 
 ALICE = 2001
 BOT_ID = int(CUSTOMER_TOKEN.split(":")[0])
@@ -155,3 +160,91 @@ async def test_reading_aiogram_s_unused_state_costs_no_redis_round_trip(redis_ur
     finally:
         await storage.close()
         await observer.aclose()
+
+
+class CountingConnection(redis.asyncio.Connection):
+    """Counts the requests a client sends (a pipeline is one): its round trips."""
+
+    sent = 0
+
+    async def send_packed_command(self, command: object, check_health: bool = True) -> None:
+        CountingConnection.sent += 1
+        await super().send_packed_command(command, check_health)  # type: ignore[arg-type]
+
+
+async def test_the_chat_lock_reads_the_conversation_data_in_its_own_round_trip(
+        redis_url: str) -> None:
+    """Lock and data in one round trip, release in one, a write in one: three per update
+    that changes its data, where reading the data apart cost a fourth."""
+    pool = redis.asyncio.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
+    storage = ConversationStorage(
+        redis.asyncio.Redis(connection_pool=pool),
+        key_builder=DefaultKeyBuilder(prefix="chatshop:fsm:test-lock", with_bot_id=True))
+    dispatcher = make_dispatcher(storage, chat_lease_s=5)
+    seen: list[dict[str, Any]] = []
+
+    async def handler(message: Message, state: FSMContext) -> None:
+        data = await state.get_data()
+        seen.append(data)
+        await state.set_data({"count": data.get("count", 0) + 1, "said": message.text})
+        assert await state.get_data() == {"count": data.get("count", 0) + 1,
+                                          "said": message.text}  # written: read again
+    dispatcher.message.register(handler)
+    bot = Bot(CUSTOMER_TOKEN)
+    user = {"id": ALICE, "is_bot": False, "first_name": "Alice"}
+
+    def update(number: int, text: str) -> Update:
+        return Update.model_validate({"update_id": number, "message": {
+            "message_id": number, "from": user, "chat": {"id": ALICE, "type": "private"},
+            "date": 0, "text": text}})
+    try:
+        await dispatcher.feed_update(bot, update(1, "hi"))  # opens the connection
+        CountingConnection.sent = 0
+        await dispatcher.feed_update(bot, update(2, "tee"))
+        # lock + data, the write, the read after the write, the release
+        assert CountingConnection.sent == 4
+        CountingConnection.sent = 0
+        await dispatcher.feed_update(bot, update(3, "mug"))
+        assert CountingConnection.sent == 4
+        assert seen == [{}, {"count": 1, "said": "hi"}, {"count": 2, "said": "tee"}]
+        lock = storage.key_builder.build(StorageKey(bot.id, ALICE, ALICE), "lock")
+        assert not await storage.redis.exists(lock)
+    finally:
+        await storage.redis.delete(storage.key_builder.build(
+            StorageKey(bot.id, ALICE, ALICE), "data"))
+        await storage.close()
+        await bot.session.close()
+
+
+async def test_a_long_update_keeps_its_chat_locked_past_the_lease(redis_url: str) -> None:
+    storage = make_storage(load_settings(redis_url=redis_url))
+    assert isinstance(storage, ConversationStorage)
+    dispatcher = make_dispatcher(storage, chat_lease_s=0.6)
+    inside, finish = asyncio.Event(), asyncio.Event()
+
+    async def handler(_: Message) -> None:
+        inside.set()
+        await finish.wait()
+    dispatcher.message.register(handler)
+    bot = Bot(CUSTOMER_TOKEN)
+    lock = storage.key_builder.build(StorageKey(bot.id, ALICE, ALICE), "lock")
+    update = Update.model_validate({"update_id": 1, "message": {
+        "message_id": 1, "from": {"id": ALICE, "is_bot": False, "first_name": "Alice"},
+        "chat": {"id": ALICE, "type": "private"}, "date": 0, "text": "slow"}})
+    handling = asyncio.create_task(dispatcher.feed_update(bot, update))
+    try:
+        await asyncio.wait_for(inside.wait(), 5)
+        loop = asyncio.get_running_loop()
+        taken_at = loop.time()
+
+        async def held_past_three_leases() -> bool:
+            assert await storage.redis.exists(lock), "the lock ran out while held"
+            return loop.time() - taken_at > 1.8
+        await eventually(held_past_three_leases, within=10)
+        finish.set()
+        await asyncio.wait_for(handling, 5)
+        assert not await storage.redis.exists(lock)
+    finally:
+        finish.set()
+        await storage.close()
+        await bot.session.close()

@@ -7,23 +7,59 @@ Here the lock lives for the lease (``EVENT_LEASE_SECONDS``, after which the upda
 handed to another worker too) and the worker handling the update renews it every third of
 that, so a long update (a slow payment provider) keeps its chat, and a dead worker's lock runs
 out together with its claim on the update.
+
+Every update of the chat reads the chat's conversation data right after taking the lock, so
+the lock reads it in the same round trip (``SET NX`` and ``GET`` in one pipeline: Redis runs
+them in order, so the data is what the previous holder left) and hands it to
+``bot.handlers.storage.ConversationStorage`` through `prefetched_data`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StorageKey
 from redis.asyncio import Redis
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
+from shop.redis_lease import give_back, renew_lease
 from shop.renewal import RENEW_SHARE, Renewal
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05  # how often an update waiting for its chat looks at the lock again
+
+
+@dataclass(slots=True)
+class _Prefetch:
+    data_key: str
+    value: bytes | str | None
+    fresh: bool = True
+
+
+_PREFETCH: ContextVar[_Prefetch | None] = ContextVar("chatshop_chat_data", default=None)
+
+
+def prefetched_data(data_key: str) -> tuple[bool, bytes | str | None]:
+    """(True, the stored value or None) the first time the update holding the chat's lock
+    asks for its data; (False, None) after that, or for another key: read Redis then."""
+    prefetch = _PREFETCH.get()
+    if prefetch is None or not prefetch.fresh or prefetch.data_key != data_key:
+        return False, None
+    prefetch.fresh = False
+    return True, prefetch.value
+
+
+def forget_prefetched(data_key: str) -> None:
+    """The data was written: what the lock read is stale now."""
+    prefetch = _PREFETCH.get()
+    if prefetch is not None and prefetch.data_key == data_key:
+        prefetch.fresh = False
 
 
 class LeasedChatLock(BaseEventIsolation):
@@ -32,16 +68,29 @@ class LeasedChatLock(BaseEventIsolation):
         self._key_builder = key_builder
         self._lease_s = lease_s
 
+    async def _take(self, lock_key: str, data_key: str, holder: str) -> bytes | str | None:
+        """Wait for the chat's lock; the chat's data as it was when the lock was taken."""
+        lease_ms = max(1, int(self._lease_s * 1000))
+        while True:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(lock_key, holder, nx=True, px=lease_ms)
+                pipe.get(data_key)
+                taken, data = await pipe.execute()
+            if taken:
+                return data  # type: ignore[no-any-return]
+            await asyncio.sleep(POLL_S)
+
     @asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncIterator[None]:
-        lock = self._redis.lock(self._key_builder.build(key, "lock"), timeout=self._lease_s,
-                                sleep=POLL_S, lock_class=Lock)
-        await lock.acquire()
+        lock_key = self._key_builder.build(key, "lock")
+        data_key = self._key_builder.build(key, "data")
+        holder = secrets.token_hex(8)
+        data = await self._take(lock_key, data_key, holder)
 
         async def renew() -> bool:
             try:
-                await lock.reacquire()
-            except LockError:
+                if await renew_lease(self._redis, lock_key, holder, self._lease_s):
+                    return True
                 log.warning("lost the lock on chat %s before its update was handled",
                             key.chat_id)
                 return False
@@ -51,15 +100,17 @@ class LeasedChatLock(BaseEventIsolation):
             return True
 
         renewal = Renewal(renew, self._lease_s * RENEW_SHARE)
+        token = _PREFETCH.set(_Prefetch(data_key, data))
         try:
             yield
         finally:
+            _PREFETCH.reset(token)
             renewal.stop()
             try:
-                await lock.release()
-            except LockError:
-                log.warning("the lock on chat %s ran out before its update was handled; "
-                            "another update of that chat may have run meanwhile", key.chat_id)
+                if not await give_back(self._redis, lock_key, holder):
+                    log.warning("the lock on chat %s ran out before its update was handled; "
+                                "another update of that chat may have run meanwhile",
+                                key.chat_id)
             except RedisError as error:  # it runs out on its own
                 log.warning("could not release the lock on chat %s (%s)", key.chat_id,
                             type(error).__name__)
