@@ -34,6 +34,12 @@ def _refuse(value: object) -> object:
     raise _NotPlain(type(value).__name__)
 
 
+def _dumps(fields: dict[str, Any]) -> bytes:
+    """The fields as JSON, leaving out empty ones as aiogram's form does."""
+    return json.dumps({key: value for key, value in fields.items()
+                       if value is not None and value != ""}, default=_refuse).encode()
+
+
 class JsonSession(AiohttpSession):
     """Requests with no file to upload go as ``application/json``: one `json.dumps` of the
     method's fields, where aiogram's form encodes each field as JSON and then URL-quotes it
@@ -41,16 +47,10 @@ class JsonSession(AiohttpSession):
 
     def json_body(self, bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
         """The request as a JSON body, or None when it uploads a file."""
-        fields = method.model_dump(exclude_none=True, warnings=False)
-        for key, value in list(fields.items()):
-            if isinstance(value, Default):
-                value = bot.default[value.name]
-            if value is None or value == "":
-                del fields[key]  # as aiogram's form leaves out empty fields
-            else:
-                fields[key] = value
+        fields = {key: bot.default[value.name] if isinstance(value, Default) else value
+                  for key, value in method.model_dump(exclude_none=True, warnings=False).items()}
         try:
-            return json.dumps(fields, default=_refuse).encode()
+            return _dumps(fields)
         except _NotPlain:
             pass
         # Something nested needs aiogram's own preparation (a default inside an input media,
@@ -58,10 +58,7 @@ class JsonSession(AiohttpSession):
         files: dict[str, Any] = {}
         prepared = {key: self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
                     for key, value in method.model_dump(warnings=False).items()}
-        if files:
-            return None
-        return json.dumps({key: value for key, value in prepared.items()
-                           if value is not None and value != ""}).encode()
+        return None if files else _dumps(prepared)
 
     async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType],
                            timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)

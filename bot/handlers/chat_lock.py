@@ -28,7 +28,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StorageKey
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shop.redis_lease import give_back, renew_lease
+from shop.redis_lease import give_back, lease_ms, renew_lease
 from shop.renewal import RENEW_SHARE, Renewal
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,9 @@ class LeasedChatLock(BaseEventIsolation):
 
     async def _take(self, lock_key: str, data_key: str, holder: str) -> bytes | str | None:
         """Wait for the chat's lock; the chat's data as it was when the lock was taken."""
-        lease_ms = max(1, int(self._lease_s * 1000))
         while True:
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.set(lock_key, holder, nx=True, px=lease_ms)
+                pipe.set(lock_key, holder, nx=True, px=lease_ms(self._lease_s))
                 pipe.get(data_key)
                 taken, data = await pipe.execute()
             if taken:
