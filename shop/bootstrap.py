@@ -67,7 +67,8 @@ class Shop:
         other processes, until `stop` is set."""
         await self.payments.resume_pending_refunds()
         helpers = [asyncio.create_task(self._sweep(stop)),
-                   asyncio.create_task(self.index_sync.run(stop))]
+                   asyncio.create_task(self.index_sync.run(stop)),
+                   asyncio.create_task(self.reports.funnel.run(stop))]
         try:
             await self.relay.run(stop)
         finally:
@@ -82,6 +83,7 @@ class Shop:
                 await asyncio.wait_for(stop.wait(), SWEEP_INTERVAL_S)
 
     async def close(self) -> None:
+        await self.reports.funnel.flush()
         await self.relay.close()
         if self.stripe is not None:
             await self.stripe.aclose()

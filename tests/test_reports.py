@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from shop.auth import CustomerActor
@@ -43,6 +44,7 @@ from tests.support.shop import (
     pay,
     seed_basics,
 )
+from tests.support.waiting import eventually
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -96,14 +98,14 @@ async def scripted_sales(shop: Shop, clock: Clock) -> Script:
 
     clock.now = paris(11, 1, 23, 30)
     dan, dan_address = await customer(shop, "400")
-    await shop.reports.searched(dan.customer_id)
+    shop.reports.searched(dan.customer_id)
     d = await buy(shop, dan, dan_address, ids["post"], {ids["TEE-M"]: 2})
     await pay(shop, dan, d.id)
 
     clock.now = paris(11, 2, 0, 10)
     ann, ann_address = await customer(shop, "100")
-    await shop.reports.searched(ann.customer_id)
-    await shop.reports.searched(ann.customer_id)
+    shop.reports.searched(ann.customer_id)
+    shop.reports.searched(ann.customer_id)
     a = await buy(shop, ann, ann_address, ids["pickup"], {ids["TEE-M"]: 1, ids["MUG"]: 1})
     first = await shop.payments.test_confirmation(ann, a.id)
     clock.advance(seconds=5)  # a second payment page, both paid at the same instant
@@ -114,7 +116,7 @@ async def scripted_sales(shop: Shop, clock: Clock) -> Script:
 
     clock.now = paris(11, 2, 9)
     bob, bob_address = await customer(shop, "200")
-    await shop.reports.searched(bob.customer_id)
+    shop.reports.searched(bob.customer_id)
     b = await buy(shop, bob, bob_address, ids["courier"], {ids["TEE-L"]: 2})
     await pay(shop, bob, b.id)
 
@@ -130,14 +132,14 @@ async def scripted_sales(shop: Shop, clock: Clock) -> Script:
 
     clock.now = paris(11, 2, 11)
     cid, cid_address = await customer(shop, "300")
-    await shop.reports.searched(cid.customer_id)
+    shop.reports.searched(cid.customer_id)
     c = await buy(shop, cid, cid_address, ids["pickup"], {ids["TEE-L"]: 1})
 
     clock.now = paris(11, 2, 12)
     fay, _ = await customer(shop, "700")
     await shop.carts.add(fay.customer_id, ids["MUG"], 1)
     gus, _ = await customer(shop, "800")
-    await shop.reports.searched(gus.customer_id)
+    shop.reports.searched(gus.customer_id)
 
     clock.now = paris(11, 2, 13)
     await shop.returns.request(eve, e.id, [ReturnItem(e.lines[0].id, 1)], "too small")
@@ -318,23 +320,68 @@ async def test_searching_in_the_chat_and_adding_to_cart_are_funnel_steps(
     assert (funnel.added_to_cart, funnel.cart_adds) == (1, 1)
 
 
-async def test_recording_survives_an_unavailable_database(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'shop.db'}")
+async def test_searches_wait_for_a_working_database(tmp_path: Path) -> None:
+    folder = tmp_path / "not yet"
+    engine = create_engine(f"sqlite+aiosqlite:///{folder / 'shop.db'}")
     try:
-        recorder = FunnelRecorder(session_factory(engine))
-        assert await recorder.searched(1) is False
+        recorder = FunnelRecorder(session_factory(engine), max_pending=3)
+        for customer_id in (1, 2, 3, 4):
+            recorder.searched(customer_id)
+        assert await recorder.flush() is False  # no database: kept, the oldest over 3 dropped
+        assert recorder.pending == 3
+        folder.mkdir()  # the database is back
+        async with engine.begin() as connection:
+            await connection.run_sync(FunnelEvent.metadata.create_all,
+                                      tables=[cast(Table, FunnelEvent.__table__)])
+        assert await recorder.flush() is True and recorder.pending == 0
+        async with engine.connect() as connection:
+            kept = (await connection.execute(select(FunnelEvent.customer_id)
+                                             .order_by(FunnelEvent.id))).scalars().all()
+        assert kept == [2, 3, 4]
     finally:
         await engine.dispose()
 
 
 async def test_funnel_steps_are_stored_with_the_shop_clock(shop: Shop, clock: Clock) -> None:
     clock.now = paris(11, 2, 10)
-    assert await shop.reports.searched(42) is True
+    shop.reports.searched(42)
+    clock.advance(seconds=30)  # written later, stamped with the time of the search
+    assert await shop.reports.funnel.flush() is True
     async with shop.sessions() as session:
         rows = (await session.execute(select(FunnelEvent.kind, FunnelEvent.customer_id,
                                              FunnelEvent.at))).tuples().all()
         assert await session.scalar(select(func.count()).select_from(FunnelEvent)) == 1
-    assert rows == [("search", 42, clock.now)]
+    assert rows == [("search", 42, paris(11, 2, 10))]
+
+
+async def _stored_searches_are(shop: Shop, count: int) -> bool:
+    async with shop.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(FunnelEvent)) == count
+
+
+async def test_searches_are_written_in_batches_by_the_background_and_at_close(
+        shop: Shop) -> None:
+    shop.reports.funnel = FunnelRecorder(shop.sessions, flush_every_s=0.05, batch=10)
+    stop = asyncio.Event()
+    running = asyncio.create_task(shop.reports.funnel.run(stop))
+    try:
+        for customer_id in range(3):
+            shop.reports.searched(customer_id)
+        assert shop.reports.funnel.pending == 3  # noted: the search wrote nothing
+        await eventually(lambda: _stored_searches_are(shop, 3))
+        # A full batch goes without waiting for the period.
+        shop.reports.funnel = FunnelRecorder(shop.sessions, flush_every_s=3600, batch=10)
+        for customer_id in range(25):
+            shop.reports.searched(customer_id)
+        await eventually(lambda: _stored_searches_are(shop, 28))
+    finally:
+        stop.set()
+        await running
+    shop.reports.searched(99)
+    shop.reports.searched(100)
+    assert shop.reports.funnel.pending == 2
+    await shop.close()  # a worker shutting down writes what is left
+    assert await _stored_searches_are(shop, 30)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

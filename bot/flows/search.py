@@ -38,7 +38,7 @@ def _filters(state: dict[str, Any], currency: str) -> SearchFilters:
 @on_step("search")
 async def search_text(deps: Deps, convo: Conversation, text: str) -> Reply:
     convo.state["search"] = {"q": text, "cat": None, "band": None, "stock": False}
-    await deps.shop.reports.searched(convo.customer_id)  # best effort: never fails the search
+    deps.shop.reports.searched(convo.customer_id)  # noted, written in a batch later
     return await results(deps, convo, 1)
 
 

@@ -1,9 +1,12 @@
 """Recording the funnel steps the orders table cannot tell: a customer searched, a customer
 put something in the cart. Checkouts (orders created) and payments (orders paid) are read
-from the orders themselves by the report, never recorded twice."""
+from the orders themselves by the report, never recorded twice. A cart step is written in
+the cart change's own transaction (`record_step`); searches, in batches (`FunnelRecorder`)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -39,31 +42,86 @@ async def record_step(session: AsyncSession, step: FunnelStep, customer_id: int 
 
 
 class FunnelRecorder:
-    """Steps recorded in their own small transaction, for callers that have none."""
+    """Searches, which write nothing else, recorded in batches.
+
+    A search used to write its step in a transaction of its own: a commit (on PostgreSQL a
+    WAL flush, on SQLite the database's one write lock) for one row nobody reads until a
+    report. Now `searched` only notes the step; `run` writes what was noted every
+    `flush_every_s` (sooner once `batch` steps wait) in one transaction and once more when
+    it stops at shutdown, and a report writes this process's steps before reading. What a
+    worker killed without a shutdown had noted (at most the last `flush_every_s`) is lost:
+    these are counts for a report, and a search must never wait for or fail on them. Steps
+    the database refused are kept for the next write, up to `max_pending` (the oldest
+    dropped beyond, with a warning).
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, flush_every_s: float = 1.0,
+                 batch: int = 500, max_pending: int = 50_000) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._flush_every_s = flush_every_s
+        self._batch = batch
+        self._max_pending = max_pending
+        self._pending: list[dict[str, object]] = []
+        self._writing = asyncio.Lock()
+        self._early: asyncio.Task[bool] | None = None  # a flush started by a full batch
+        self._last_flush_failed = False
 
-    async def searched(self, customer_id: int) -> bool:
-        """Record that the customer ran a search. Best effort: False (and a warning in the
-        log) when the database is momentarily unavailable, so the search still answers;
-        any other error is a bug and propagates."""
-        return await self._record(FunnelStep.SEARCH, customer_id)
+    @property
+    def pending(self) -> int:
+        """Steps noted and not written yet."""
+        return len(self._pending)
 
-    async def added_to_cart(self, customer_id: int) -> bool:
-        """Record a cart step outside a cart change (`CartService.add` records its own)."""
-        return await self._record(FunnelStep.CART, customer_id)
+    def searched(self, customer_id: int) -> None:
+        """Note that the customer ran a search (written by the next `flush`)."""
+        self._note(FunnelStep.SEARCH, customer_id)
 
-    async def _record(self, step: FunnelStep, customer_id: int) -> bool:
-        try:
-            async with self._sessions.begin() as session:
-                await record_step(session, step, customer_id, self._clock())
-        # A locked or unreachable database, or an exhausted pool: losing one funnel
-        # step beats failing the customer's request. Nothing broader is caught.
-        except (OperationalError, PoolTimeout):
-            log.warning("could not record the %s funnel step of customer %s", step,
-                        customer_id, exc_info=True)
-            return False
-        return True
+    def _note(self, step: FunnelStep, customer_id: int) -> None:
+        self._pending.append({"kind": str(step), "customer_id": customer_id,
+                              "at": self._clock()})
+        if len(self._pending) > self._max_pending:
+            self._keep(self._pending)
+        # While the database refuses, the periodic flush alone tries again: not every search.
+        if (len(self._pending) >= self._batch and not self._last_flush_failed
+                and (self._early is None or self._early.done())):
+            self._early = asyncio.get_running_loop().create_task(self.flush())
+
+    def _keep(self, rows: list[dict[str, object]]) -> None:
+        if len(rows) > self._max_pending:
+            log.warning("dropped the %d oldest unwritten funnel steps",
+                        len(rows) - self._max_pending)
+            rows = rows[-self._max_pending:]
+        self._pending = rows
+
+    async def flush(self) -> bool:
+        """Write the noted steps in one transaction. False (and a warning; the steps kept
+        for the next try) when the database is momentarily unavailable; any other error is
+        a bug and propagates."""
+        async with self._writing:
+            rows, self._pending = self._pending, []
+            if not rows:
+                return True
+            try:
+                async with self._sessions.begin() as session:
+                    await session.execute(_INSERT_STEP, rows)
+            except asyncio.CancelledError:
+                self._keep(rows + self._pending)
+                raise
+            # A locked or unreachable database, or an exhausted pool: try again later.
+            # Nothing broader is caught.
+            except (OperationalError, PoolTimeout):
+                log.warning("could not write %d funnel steps; trying again later", len(rows),
+                            exc_info=True)
+                self._keep(rows + self._pending)
+                self._last_flush_failed = True
+                return False
+            self._last_flush_failed = False
+            return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Write noted steps every `flush_every_s` until `stop` is set, then what is left."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._flush_every_s)
+            await self.flush()

@@ -90,9 +90,9 @@ class ReportService:
         self._clock = clock
         self.funnel = FunnelRecorder(sessions, clock=clock)
 
-    async def searched(self, customer_id: int) -> bool:
-        """Record a customer's search for the funnel (best effort, see FunnelRecorder)."""
-        return await self.funnel.searched(customer_id)
+    def searched(self, customer_id: int) -> None:
+        """Note a customer's search for the funnel (written in batches, see FunnelRecorder)."""
+        self.funnel.searched(customer_id)
 
     async def report(self, actor: Actor, period: Period | str, *,
                      now: datetime | None = None) -> SalesReport:
@@ -104,6 +104,7 @@ class ReportService:
         """
         require(actor, Permission.REPORTS)
         chosen = Period.parse(period)
+        await self.funnel.flush()  # this process's searches so far; other workers' within 1 s
         now = now or self._clock()
         first, last = period_days(chosen, now.astimezone(self._zone).date())
         start = local_midnight(first, self._zone)
