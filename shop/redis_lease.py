@@ -9,7 +9,15 @@ with a read).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 _GIVE_BACK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -41,3 +49,44 @@ async def renew_lease(client: aioredis.Redis, key: str, holder: str, seconds: fl
     """Hold ``key`` for ``seconds`` more if ``holder`` still holds it; False when it does not
     (the lease ran out and somebody else may have it)."""
     return bool(await client.eval(_RENEW, 1, key, holder, lease_ms(seconds)))
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    key: str
+    holder: str
+    what: str  # for the log: "the lock on chat 42"
+
+
+# The task that opened a `giving_back_later` block, and the leases it collects.
+_LATER: ContextVar[tuple[asyncio.Task[Any] | None, list[Lease]] | None] = ContextVar(
+    "chatshop_leases_given_back_later", default=None)
+
+
+@contextmanager
+def giving_back_later() -> Iterator[list[Lease]]:
+    """Inside the block, leases handed to `give_back_later` are collected in the list instead,
+    for the caller to give back in a round trip it makes anyway (`queue_give_backs`)."""
+    leases: list[Lease] = []
+    token = _LATER.set((asyncio.current_task(), leases))
+    try:
+        yield leases
+    finally:
+        _LATER.reset(token)
+
+
+def give_back_later(lease: Lease) -> bool:
+    """Leave `lease` to the enclosing `giving_back_later` block; False when there is none
+    (give it back now). A task started inside the block inherits the block but may outlive
+    it, so only the task that opened it defers."""
+    later = _LATER.get()
+    if later is None or later[0] is not asyncio.current_task():
+        return False
+    later[1].append(lease)
+    return True
+
+
+def queue_give_backs(pipe: Pipeline, leases: Sequence[Lease]) -> None:
+    """Add the give-back of each lease to a pipeline; each answers 1 when it was still held."""
+    for lease in leases:
+        pipe.eval(_GIVE_BACK, 1, lease.key, lease.holder)

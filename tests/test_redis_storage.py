@@ -20,9 +20,13 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import TelegramMethod
 from aiogram.types import Message, Update
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
 
 from bot.handlers.in_flight import make_dispatcher
 from bot.handlers.storage import ConversationStorage, make_storage
+from bot.handlers.update_dedupe import Claim, RedisDedupe
+from bot.handlers.webhook import SECRET_HEADER, WebhookEndpoint
 from bot.telegram_app import CustomerBot, make_bot
 from shop.demo.loader import load_demo
 from shop.settings import load_settings
@@ -213,6 +217,60 @@ async def test_the_chat_lock_reads_the_conversation_data_in_its_own_round_trip(
         await storage.redis.delete(storage.key_builder.build(
             StorageKey(bot.id, ALICE, ALICE), "data"))
         await storage.close()
+        await bot.session.close()
+
+
+async def test_a_webhook_update_gives_its_chat_lock_back_with_its_done_mark(
+        redis_url: str) -> None:
+    """Claim, lock + data, the write, then done + the lock's release: four round trips for
+    an update that changes its data, where releasing the lock apart cost a fifth."""
+    def counting() -> redis.asyncio.Redis:
+        return redis.asyncio.Redis(connection_pool=redis.asyncio.ConnectionPool.from_url(
+            redis_url, connection_class=CountingConnection))
+    storage = ConversationStorage(counting(), key_builder=DefaultKeyBuilder(
+        prefix="chatshop:fsm:test-done", with_bot_id=True))
+    dedupe = RedisDedupe(counting(), lease_s=5, prefix="chatshop:test-done")
+    dispatcher = make_dispatcher(storage, chat_lease_s=5)
+    lock = storage.key_builder.build(StorageKey(BOT_ID, ALICE, ALICE), "lock")
+    looking = redis.asyncio.Redis.from_url(redis_url)  # not counted
+
+    async def handler(message: Message, state: FSMContext) -> None:
+        assert await looking.exists(lock)  # held while the update runs
+        await state.update_data(said=message.text)
+    dispatcher.message.register(handler)
+    bot = Bot(CUSTOMER_TOKEN)
+    endpoint = WebhookEndpoint("customer", dispatcher, bot, secret="s3cret", dedupe=dedupe,
+                               lease_s=5)
+    app = web.Application()
+    endpoint.mount(app)
+    server = TestServer(app)
+    await server.start_server()
+
+    async def deliver(number: int, text: str) -> None:
+        user = {"id": ALICE, "is_bot": False, "first_name": "Alice"}
+        update = {"update_id": number, "message": {
+            "message_id": number, "from": user, "chat": {"id": ALICE, "type": "private"},
+            "date": 0, "text": text}}
+        async with ClientSession() as http, http.post(
+                server.make_url(endpoint.path), json=update,
+                headers={SECRET_HEADER: "s3cret"}) as response:
+            assert response.status == 200
+    try:
+        await deliver(1, "hi")  # opens the connections
+        for number, text in ((2, "tee"), (3, "mug")):
+            CountingConnection.sent = 0
+            await deliver(number, text)
+            assert CountingConnection.sent == 4
+            assert not await looking.exists(lock)  # given back when the update ended
+            assert await dedupe.claim(BOT_ID, number) is Claim.DONE
+        assert await storage.get_data(StorageKey(BOT_ID, ALICE, ALICE)) == {"said": "mug"}
+    finally:
+        await storage.redis.delete(storage.key_builder.build(
+            StorageKey(BOT_ID, ALICE, ALICE), "data"))
+        await server.close()
+        await dedupe.close()
+        await storage.close()
+        await looking.aclose()
         await bot.session.close()
 
 

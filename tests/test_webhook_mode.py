@@ -13,11 +13,13 @@ from aiogram import Bot
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import Message, Update
+from redis.asyncio import Redis
 
 from bot.handlers.in_flight import make_dispatcher
 from bot.handlers.storage import make_storage
 from bot.handlers.update_dedupe import Claim, InProcessDedupe, RedisDedupe
 from bot.telegram_app import ALLOWED_UPDATES as CUSTOMER_UPDATES
+from shop.redis_lease import Lease, give_back_later, giving_back_later
 from shop.settings import SettingsError, load_settings
 from tests.conftest import Database
 from tests.support.admin import ADMIN_TOKEN, MANAGER_ID, paid_order
@@ -227,6 +229,46 @@ async def test_redis_dedupe_is_shared_leased_and_fails_open(
     finally:
         await down.close()
     assert "duplicate check failed (ConnectionError); handling it" in caplog.text
+
+
+async def test_redis_dedupe_gives_back_the_leases_an_update_held(
+        redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    redis = Redis.from_url(redis_url)
+    dedupe = RedisDedupe(redis, 30)
+    try:
+        assert await dedupe.claim(5, 50) is Claim.NEW
+        await redis.set("test:lock:a", "mine", px=30_000)
+        await redis.set("test:lock:b", "somebody else's", px=30_000)  # mine ran out meanwhile
+        await dedupe.finish(5, 50, [Lease("test:lock:a", "mine", "the lock on chat a"),
+                                    Lease("test:lock:b", "mine", "the lock on chat b")])
+        assert await dedupe.claim(5, 50) is Claim.DONE
+        assert not await redis.exists("test:lock:a")
+        assert await redis.get("test:lock:b") == b"somebody else's"  # not mine to delete
+        assert "the lock on chat b ran out before its update was done with it" in caplog.text
+        assert "chat a" not in caplog.text
+
+        # An update given up (a shutdown): its claim and its leases go back together.
+        assert await dedupe.claim(5, 51) is Claim.NEW
+        await redis.set("test:lock:c", "mine", px=30_000)
+        await dedupe.release(5, 51, [Lease("test:lock:c", "mine", "the lock on chat c")])
+        assert not await redis.exists("test:lock:c")
+        assert await dedupe.claim(5, 51) is Claim.NEW  # the next delivery handles it
+    finally:
+        await redis.delete("test:lock:b")
+        await dedupe.close()
+
+
+async def test_only_the_task_that_asked_gives_leases_back_later() -> None:
+    lease = Lease("k", "me", "a lease")
+    assert not give_back_later(lease)  # no block: give it back now
+    with giving_back_later() as later:
+        assert give_back_later(lease)
+
+        async def started_inside() -> bool:  # may outlive the block: gives back itself
+            return give_back_later(Lease("k2", "me", "another"))
+        assert not await asyncio.create_task(started_inside())
+    assert later == [lease]
+    assert not give_back_later(lease)
 
 
 async def _claims(dedupe: RedisDedupe, bot_id: int, update_id: int) -> bool:

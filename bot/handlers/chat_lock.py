@@ -11,7 +11,9 @@ out together with its claim on the update.
 Every update of the chat reads the chat's conversation data right after taking the lock, so
 the lock reads it in the same round trip (``SET NX`` and ``GET`` in one pipeline: Redis runs
 them in order, so the data is what the previous holder left) and hands it to
-``bot.handlers.storage.ConversationStorage`` through `prefetched_data`.
+``bot.handlers.storage.ConversationStorage`` through `prefetched_data`. Likewise a webhook
+update gives the lock back in the round trip that marks the update done
+(``shop.redis_lease.giving_back_later``, ``bot.handlers.webhook``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StorageKey
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shop.redis_lease import give_back, lease_ms, renew_lease
+from shop.redis_lease import Lease, give_back, give_back_later, lease_ms, renew_lease
 from shop.renewal import RENEW_SHARE, Renewal
 
 log = logging.getLogger(__name__)
@@ -105,14 +107,17 @@ class LeasedChatLock(BaseEventIsolation):
         finally:
             _PREFETCH.reset(token)
             renewal.stop()
-            try:
-                if not await give_back(self._redis, lock_key, holder):
-                    log.warning("the lock on chat %s ran out before its update was handled; "
-                                "another update of that chat may have run meanwhile",
-                                key.chat_id)
-            except RedisError as error:  # it runs out on its own
-                log.warning("could not release the lock on chat %s (%s)", key.chat_id,
-                            type(error).__name__)
+            if not give_back_later(Lease(lock_key, holder, f"the lock on chat {key.chat_id}")):
+                await self._give_back(lock_key, holder, key.chat_id)
+
+    async def _give_back(self, lock_key: str, holder: str, chat_id: int) -> None:
+        try:
+            if not await give_back(self._redis, lock_key, holder):
+                log.warning("the lock on chat %s ran out before its update was handled; "
+                            "another update of that chat may have run meanwhile", chat_id)
+        except RedisError as error:  # it runs out on its own
+            log.warning("could not release the lock on chat %s (%s)", chat_id,
+                        type(error).__name__)
 
     async def close(self) -> None:
         """The connection is the storage's: it closes it."""

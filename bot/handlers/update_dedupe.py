@@ -17,12 +17,13 @@ import enum
 import logging
 import secrets
 from collections import OrderedDict
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shop.redis_lease import give_back, take_lease
+from shop.redis_lease import Lease, queue_give_backs, take_lease
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "chatshop"
@@ -39,13 +40,17 @@ class Claim(enum.Enum):
 
 
 class UpdateDedupe(Protocol):
+    # Whether `finish` and `release` can also give back Redis leases the update held (the
+    # chat's lock), in the same round trip as their own command.
+    carries_leases: bool
+
     async def claim(self, bot_id: int, update_id: int) -> Claim:
         """Claim the update for this delivery, or say why not."""
 
-    async def finish(self, bot_id: int, update_id: int) -> None:
+    async def finish(self, bot_id: int, update_id: int, leases: Sequence[Lease] = ()) -> None:
         """The update was handled (or will be, whatever happens): skip later deliveries."""
 
-    async def release(self, bot_id: int, update_id: int) -> None:
+    async def release(self, bot_id: int, update_id: int, leases: Sequence[Lease] = ()) -> None:
         """The update was not handled after all: the next delivery handles it."""
 
     async def close(self) -> None:
@@ -55,6 +60,8 @@ class UpdateDedupe(Protocol):
 class InProcessDedupe:
     """The claims of this process and the most recent updates it handled (bounded, oldest
     forgotten first)."""
+
+    carries_leases = False
 
     def __init__(self, limit: int = IN_PROCESS_LIMIT) -> None:
         self._in_hand: set[tuple[int, int]] = set()
@@ -70,14 +77,16 @@ class InProcessDedupe:
         self._in_hand.add(key)
         return Claim.NEW
 
-    async def finish(self, bot_id: int, update_id: int) -> None:
+    async def finish(self, bot_id: int, update_id: int, leases: Sequence[Lease] = ()) -> None:
+        assert not leases, "no Redis here to give leases back to"
         key = (bot_id, update_id)
         self._in_hand.discard(key)
         self._done[key] = None
         if len(self._done) > self._limit:
             self._done.popitem(last=False)
 
-    async def release(self, bot_id: int, update_id: int) -> None:
+    async def release(self, bot_id: int, update_id: int, leases: Sequence[Lease] = ()) -> None:
+        assert not leases, "no Redis here to give leases back to"
         self._in_hand.discard((bot_id, update_id))
 
     async def close(self) -> None:
@@ -87,6 +96,8 @@ class InProcessDedupe:
 class RedisDedupe:
     """``<prefix>:tg:<bot id>:<update id>``, shared by every worker: a claim token (for
     `lease_s`) while a worker handles the update, then ``done`` for a day."""
+
+    carries_leases = True
 
     def __init__(self, redis: Redis, lease_s: float, prefix: str = KEY_PREFIX) -> None:
         self._redis = redis
@@ -122,29 +133,57 @@ class RedisDedupe:
             return Claim.NEW
         return Claim.DONE if held == _DONE else Claim.IN_HAND
 
-    async def finish(self, bot_id: int, update_id: int) -> None:
+    async def finish(self, bot_id: int, update_id: int, leases: Sequence[Lease] = ()) -> None:
         key = self._key(bot_id, update_id)
         self._held.pop(key, None)
         try:
-            await self._redis.set(key, _DONE, ex=REMEMBER_S)
+            if not leases:
+                await self._redis.set(key, _DONE, ex=REMEMBER_S)
+                return
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(key, _DONE, ex=REMEMBER_S)
+                queue_give_backs(pipe, leases)
+                given_back = (await pipe.execute())[1:]
         except (RedisError, OSError) as error:
             log.warning("update %s of bot %s: could not mark it handled (%s); a redelivery "
                         "would be handled again", update_id, bot_id, type(error).__name__)
+            _not_given_back(leases, error)
+            return
+        _check_given_back(leases, given_back)
 
-    async def release(self, bot_id: int, update_id: int) -> None:
+    async def release(self, bot_id: int, update_id: int, leases: Sequence[Lease] = ()) -> None:
         key = self._key(bot_id, update_id)
         token = self._held.pop(key, None)
-        if token is None:
+        held = [Lease(key, token, f"the claim on update {update_id}")] if token else []
+        if not held and not leases:
             return
         try:
-            await give_back(self._redis, key, token)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                queue_give_backs(pipe, [*held, *leases])
+                given_back = await pipe.execute()
         except (RedisError, OSError) as error:
             log.warning("update %s of bot %s: could not release its claim (%s); a redelivery "
                         "waits for the lease", update_id, bot_id, type(error).__name__)
+            _not_given_back(leases, error)
+            return
+        _check_given_back(leases, given_back[len(held):])
 
     async def close(self) -> None:
         """Close the client's connection pool."""
         await self._redis.aclose(close_connection_pool=True)
+
+
+def _check_given_back(leases: Sequence[Lease], answers: Sequence[Any]) -> None:
+    for lease, answer in zip(leases, answers, strict=True):
+        if not answer:
+            log.warning("%s ran out before its update was done with it; another holder may "
+                        "have had it meanwhile", lease.what)
+
+
+def _not_given_back(leases: Sequence[Lease], error: BaseException) -> None:
+    for lease in leases:
+        log.warning("could not give back %s (%s); it runs out on its own", lease.what,
+                    type(error).__name__)
 
 
 def make_dedupe(redis_url: str | None, lease_s: float) -> UpdateDedupe:

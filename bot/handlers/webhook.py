@@ -15,7 +15,8 @@ again (to another worker, or to this one once it is back).
 The answer to a button press (``answerCallbackQuery``, which returns nothing we need) goes
 back in the webhook response itself, as the Bot API allows, instead of as a request of its
 own: one HTTP round trip fewer for most updates. Every other call goes out through the bot's
-session, its limits and retries.
+session, its limits and retries. Likewise with Redis, the chat's lock is given back in the
+round trip that marks the update done.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import hmac
 import json
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from aiogram import Bot
@@ -36,6 +38,7 @@ from pydantic import ValidationError
 
 from bot.handlers.in_flight import TrackedDispatcher
 from bot.handlers.update_dedupe import Claim, UpdateDedupe
+from shop.redis_lease import Lease, giving_back_later
 from shop.web.monitoring import METRICS
 
 log = logging.getLogger(__name__)
@@ -142,17 +145,22 @@ class WebhookEndpoint:
 
     async def _feed(self, update: Update) -> TelegramMethod[Any] | None:
         """Handle the update; return a method a handler answered with, for the reply."""
-        try:
-            result = await self.dispatcher.feed_update(self.bot, update)
-        except asyncio.CancelledError:
-            await self._dedupe.release(self.bot.id, update.update_id)
-            raise
-        except Exception:
-            # Handled as far as it goes: a redelivery would fail the same way. Logged in full,
-            # since Telegram sees no error.
-            log.exception("telegram webhook %s: update %s failed", self.name, update.update_id)
-            result = None
-        await self._dedupe.finish(self.bot.id, update.update_id)
+        # The chat's lock is given back in the round trip that marks the update done.
+        scope: AbstractContextManager[list[Lease]] = (
+            giving_back_later() if self._dedupe.carries_leases else nullcontext([]))
+        with scope as leases:
+            try:
+                result = await self.dispatcher.feed_update(self.bot, update)
+            except asyncio.CancelledError:
+                await self._dedupe.release(self.bot.id, update.update_id, leases)
+                raise
+            except Exception:
+                # Handled as far as it goes: a redelivery would fail the same way. Logged in
+                # full, since Telegram sees no error.
+                log.exception("telegram webhook %s: update %s failed", self.name,
+                              update.update_id)
+                result = None
+        await self._dedupe.finish(self.bot.id, update.update_id, leases)
         return result if isinstance(result, TelegramMethod) else None
 
     async def _reply(self, request: web.Request, method: TelegramMethod[Any] | None
