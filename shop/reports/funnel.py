@@ -86,6 +86,7 @@ class FunnelRecorder:
         if (len(self._pending) >= self._batch and not self._last_flush_failed
                 and (self._early is None or self._early.done())):
             self._early = asyncio.get_running_loop().create_task(self.flush())
+            self._early.add_done_callback(_log_failure)
 
     def _keep(self, rows: list[dict[str, object]]) -> None:
         if len(rows) > self._max_pending:
@@ -125,3 +126,8 @@ class FunnelRecorder:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._flush_every_s)
             await self.flush()
+
+
+def _log_failure(task: asyncio.Task[bool]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("writing funnel steps failed", exc_info=error)
