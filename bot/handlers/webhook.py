@@ -9,8 +9,10 @@ handles it. Each delivery claims the update first (``update_dedupe``): one alrea
 acknowledged and skipped; one being handled by another delivery gets 503, so Telegram tries
 again later. An update still running after a third of the lease is answered anyway and
 finishes in the background, so Telegram never times out on a slow payment provider and
-redelivers. While the worker shuts down, requests get 503 so that Telegram delivers them
-again (to another worker, or to this one once it is back).
+redelivers; since Telegram will not deliver it again, it is parked in the database first
+(``shop.messaging.parked``), and if this worker dies before it ends, another one (or this one
+restarted) handles it once the lease runs out. While the worker shuts down, requests get 503
+so that Telegram delivers them again (to another worker, or to this one once it is back).
 
 The answer to a button press (``answerCallbackQuery``, which returns nothing we need) goes
 back in the webhook response itself, as the Bot API allows, instead of as a request of its
@@ -22,6 +24,7 @@ round trip that marks the update done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -38,7 +41,9 @@ from pydantic import ValidationError
 
 from bot.handlers.in_flight import TrackedDispatcher
 from bot.handlers.update_dedupe import Claim, UpdateDedupe
+from shop.messaging.parked import Parked, ParkedUpdates
 from shop.redis_lease import Lease, giving_back_later
+from shop.renewal import RENEW_SHARE, Renewal
 from shop.web.monitoring import METRICS
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PATH_PREFIX = "/telegram"
 # Of the update claim's lease: how long Telegram may wait for the answer to one update.
 ANSWER_WITHIN_SHARE = 1 / 3
+CHANNEL = "telegram"  # in parked updates
 
 
 def bot_secret(master: str, name: str) -> str:
@@ -64,13 +70,16 @@ class WebhookEndpoint:
     """One bot's webhook route, its ``setWebhook`` call, and its requests."""
 
     def __init__(self, name: str, dispatcher: TrackedDispatcher, bot: Bot, *, secret: str,
-                 dedupe: UpdateDedupe, lease_s: float) -> None:
+                 dedupe: UpdateDedupe, lease_s: float,
+                 parking: ParkedUpdates | None = None) -> None:
         self.name = name
         self.dispatcher = dispatcher
         self.bot = bot
         self._secret = secret.encode()
         self._dedupe = dedupe
+        self._lease_s = lease_s
         self._answer_within = lease_s * ANSWER_WITHIN_SHARE
+        self._parking = parking
         self._closing = False
 
     @property
@@ -104,8 +113,8 @@ class WebhookEndpoint:
             _rejected(request, "secret")
             return web.Response(status=401, text="unauthorized")
         try:
-            update = Update.model_validate(json.loads(await request.read()),
-                                           context={"bot": self.bot})
+            body = json.loads(await request.read())
+            update = Update.model_validate(body, context={"bot": self.bot})
         except ValidationError as error:
             log.warning("telegram webhook %s: refused a body that is not an Update (%d errors)",
                         self.name, error.error_count())
@@ -136,8 +145,11 @@ class WebhookEndpoint:
             log.warning("telegram webhook %s: update %s still running after %.1f s; answered, "
                         "it goes on in the background", self.name, update.update_id,
                         self._answer_within)
+            # Telegram will not deliver it again: kept until handled, in case we die first.
+            parked = self._parking is not None and await self._parking.park(
+                CHANNEL, self.bot.id, update.update_id, body)
             await self._dedupe.finish(self.bot.id, update.update_id)
-            self._reply_later(handling, update)
+            self._reply_later(handling, update, parked=parked)
             return web.json_response({})
         if handling.cancelled():  # a shutdown gave up on it: its claim was released
             return web.Response(status=503, text="shutting down")
@@ -177,15 +189,57 @@ class WebhookEndpoint:
         return web.json_response({})
 
     def _reply_later(self, handling: asyncio.Task[TelegramMethod[Any] | None],
-                     update: Update) -> None:
-        """Nobody will read this webhook's answer: call the update's method when it ends."""
+                     update: Update, *, parked: bool = False) -> None:
+        """Nobody will read this webhook's answer: call the update's method when it ends.
+        A `parked` update keeps its lease meanwhile and is forgotten once handled; one cut
+        short (a shutdown) stays parked for the next worker."""
+        parking = self._parking if parked else None
+
         async def call_when_done() -> None:
-            method = await handling
+            renewal = None
+            if parking is not None:
+                async def renew() -> bool:
+                    return await parking.renew(CHANNEL, self.bot.id, update.update_id)
+                renewal = Renewal(renew, self._lease_s * RENEW_SHARE)
+            try:
+                method = await handling
+            finally:
+                if renewal is not None:
+                    renewal.stop()
             if method is not None:
                 await self.dispatcher.silent_call_request(self.bot, method)
+            if parking is not None:
+                await parking.done(CHANNEL, self.bot.id, update.update_id)
 
         self.dispatcher.in_flight.spawn(call_when_done(),
                                         f"the answer to update {update.update_id}")
+
+    async def resume_parked(self, stop: asyncio.Event) -> None:
+        """Until `stop`: now and every third of the lease, handle the parked updates of this
+        bot whose worker died (its lease ran out) before they were handled."""
+        if self._parking is None:
+            return
+        while not stop.is_set():
+            for parked in await self._parking.take_over(CHANNEL, self.bot.id):
+                await self._resume(parked)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._lease_s * RENEW_SHARE)
+
+    async def _resume(self, parked: Parked) -> None:
+        assert self._parking is not None
+        try:
+            update = Update.model_validate(parked.payload, context={"bot": self.bot})
+        except ValidationError:  # parked by another version of aiogram, say
+            log.error("telegram webhook %s: parked update %s is not an Update any more; "
+                      "dropped", self.name, parked.update_id)
+            await self._parking.done(CHANNEL, self.bot.id, parked.update_id)
+            return
+        log.warning("telegram webhook %s: update %s was left unfinished by a worker that "
+                    "stopped; handling it (attempt %d)", self.name, parked.update_id,
+                    parked.attempts)
+        handling = self.dispatcher.in_flight.spawn(
+            self._feed(update), f"update {update.update_id} of the {self.name} bot (resumed)")
+        self._reply_later(handling, update, parked=True)
 
 
 def _rejected(request: web.Request, reason: str) -> None:

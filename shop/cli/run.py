@@ -27,6 +27,7 @@ from shop.db.engine import create_engine
 from shop.db.migrate import upgrade
 from shop.gc_tuning import settle_heap
 from shop.logs import configure_logging
+from shop.messaging.parked import ParkedUpdates
 from shop.web.app import Mount, start_http
 from shop.web.metrics import Metrics
 
@@ -150,9 +151,10 @@ async def _serve_webhooks(shop: Shop, stop: asyncio.Event, apps: Sequence[Telegr
     assert base_url is not None and master is not None  # the settings insist on both
     lease_s = settings.event_lease_seconds
     dedupe = make_dedupe(settings.redis_url, lease_s)
+    parking = ParkedUpdates(shop.sessions, lease_s=lease_s, clock=shop.clock)
     endpoints = [WebhookEndpoint(app.name, app.dispatcher, app.bot, dedupe=dedupe,
                                  secret=bot_secret(master.get_secret_value(), app.name),
-                                 lease_s=lease_s)
+                                 lease_s=lease_s, parking=parking)
                  for app in apps]
     ready()
     runner = await _listen(shop, [*mounts, *(e.mount for e in endpoints)], reuse_port,
@@ -166,6 +168,8 @@ async def _serve_webhooks(shop: Shop, stop: asyncio.Event, apps: Sequence[Telegr
             # The route already listens, so Telegram's first delivery finds it.
             await endpoint.set_webhook(base_url, app.allowed_updates)
             log.info("%s bot: webhook set to %s%s", app.name, base_url, endpoint.path)
+            # Updates a stopped worker answered but left unfinished (see WebhookEndpoint).
+            background.append(asyncio.create_task(endpoint.resume_parked(stop)))
         await stop.wait()
     finally:
         # The webhooks stay set: other workers keep serving them, and Telegram keeps the

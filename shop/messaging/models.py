@@ -1,4 +1,5 @@
-"""Tables of the WhatsApp channel (migrations 0007 and 0009)."""
+"""Tables of the chat channels: WhatsApp (migrations 0007 and 0009) and webhook updates
+answered before they were handled (0010)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,24 @@ class WhatsAppOutbound(Base):
     fallback_wamid: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ParkedUpdate(Base):
+    """A webhook update answered before it was handled (it ran past the time the channel
+    waits for an answer): kept until it is handled, so that if its worker dies meanwhile
+    another one handles it. Unique on (channel, bot, update)."""
+
+    __tablename__ = "parked_updates"
+    __table_args__ = (UniqueConstraint("channel", "bot_id", "update_id"),
+                      Index("ix_parked_updates_lease", "channel", "bot_id", "lease_until"))
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    bot_id: Mapped[int] = mapped_column(BigInteger)
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    parked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The worker handling it and until when; another worker takes it over after.
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ import aiohttp
 
 from bot.handlers.webhook import SECRET_HEADER, bot_secret
 from shop.bootstrap import Shop
-from shop.cli.run import serve
+from shop.cli.run import DRAIN_TIMEOUT_S, serve
 from shop.demo.loader import load_demo
 from tests.conftest import Database
 from tests.fakes.telegram_server import FakeTelegram
@@ -90,21 +90,28 @@ class Served:
 
 
 @asynccontextmanager
-async def serving_webhooks(database: Database, **settings: Any) -> AsyncIterator[Served]:
-    """The demo shop served by serve() in webhook mode, both bots' webhooks set."""
-    async with FakeTelegram(allow_http_webhooks=True) as server:
-        server.add_bot(CUSTOMER_TOKEN, "chatshop_test_bot")
-        server.add_bot(ADMIN_TOKEN, "chatshop_staff_bot")
+async def serving_webhooks(database: Database, *, server: FakeTelegram | None = None,
+                           drain_timeout: float = DRAIN_TIMEOUT_S,
+                           **settings: Any) -> AsyncIterator[Served]:
+    """The demo shop served by serve() in webhook mode, both bots' webhooks set; on a fake
+    Bot API server of its own, or on `server` (a second worker of the same bots)."""
+    async with AsyncExitStack() as stack:
+        if server is None:
+            server = await stack.enter_async_context(FakeTelegram(allow_http_webhooks=True))
+            server.add_bot(CUSTOMER_TOKEN, "chatshop_test_bot")
+            server.add_bot(ADMIN_TOKEN, "chatshop_staff_bot")
         port = free_port()
         shop = make_shop(database, Clock(), **webhook_settings(server, port, **settings))
         await load_demo(shop)
         await shop.catalog.load_index()
         stop = asyncio.Event()
-        task = asyncio.create_task(serve(shop, stop))
+        task = asyncio.create_task(serve(shop, stop, drain_timeout=drain_timeout))
         served = Served(server, shop, stop, task, f"http://127.0.0.1:{port}")
+        url = f"{served.base_url}/telegram/"
         try:
             await server.wait_for(lambda: task.done() or (
-                server.bot(CUSTOMER_TOKEN).webhook and server.bot(ADMIN_TOKEN).webhook),
+                server.bot(CUSTOMER_TOKEN).webhook.get("url", "").startswith(url)
+                and server.bot(ADMIN_TOKEN).webhook.get("url", "").startswith(url)),
                 10, what="both webhooks set")
             if task.done():
                 task.result()  # raise what made it fail
