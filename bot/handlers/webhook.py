@@ -52,6 +52,7 @@ PATH_PREFIX = "/telegram"
 # Of the update claim's lease: how long Telegram may wait for the answer to one update.
 ANSWER_WITHIN_SHARE = 1 / 3
 CHANNEL = "telegram"  # in parked updates
+PARK_WITHIN_S = 2.0
 
 
 def bot_secret(master: str, name: str) -> str:
@@ -145,11 +146,19 @@ class WebhookEndpoint:
             log.warning("telegram webhook %s: update %s still running after %.1f s; answered, "
                         "it goes on in the background", self.name, update.update_id,
                         self._answer_within)
-            # Telegram will not deliver it again: kept until handled, in case we die first.
-            parked = self._parking is not None and await self._parking.park(
-                CHANNEL, self.bot.id, update.update_id, body)
+            if self._parking is not None:
+                # Telegram will not deliver it again: kept until handled, in case we die
+                # first. Not waited for long (the answer is late already); whether or not the
+                # row made it, forgetting it later is harmless.
+                try:
+                    await asyncio.wait_for(self._parking.park(
+                        CHANNEL, self.bot.id, update.update_id, body), PARK_WITHIN_S)
+                except TimeoutError:
+                    log.warning("telegram webhook %s: update %s not parked within %.0f s; a "
+                                "crash before it ends would lose it", self.name,
+                                update.update_id, PARK_WITHIN_S)
             await self._dedupe.finish(self.bot.id, update.update_id)
-            self._reply_later(handling, update, parked=parked)
+            self._reply_later(handling, update, parked=self._parking is not None)
             return web.json_response({})
         if handling.cancelled():  # a shutdown gave up on it: its claim was released
             return web.Response(status=503, text="shutting down")
