@@ -36,7 +36,7 @@ from bot.i18n import Translator
 from shop.auth import ROLE_PERMISSIONS, Permission, StaffActor, SystemActor
 from shop.db.base import utcnow
 from shop.events.consumers import claim_receipt, has_receipt
-from shop.events.relay import DeliveredEvent
+from shop.events.delivery import DeliveredEvent
 from shop.settings import StaffRole
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from bot.i18n import LANGUAGES, Translator, pick_language
 from bot.telegram_limits import SendLimiter
 from bot.telegram_session import make_session
 from shop.bootstrap import Shop
-from shop.events.relay import DeliveredEvent
+from shop.events.delivery import DeliveredEvent
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query", "inline_query", "shipping_query",

@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shop.db.base import utcnow
 from shop.db.engine import create_engine, session_factory
 from shop.events.consumers import idempotent, once, receipt_consumer
+from shop.events.delivery import DeliveredEvent
 from shop.events.models import EventDelivery, OutboxEvent
 from shop.events.outbox import Topic, publish
-from shop.events.relay import DeliveredEvent, Relay, describe_error
+from shop.events.relay import Relay
 from shop.events.retry_policy import RetryPolicy
+from shop.redaction import describe_error
 from tests.conftest import Database
 
 WAIT = 10.0  # seconds any condition in these tests may take before the test fails

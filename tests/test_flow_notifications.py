@@ -7,7 +7,7 @@ import pytest
 from bot.flows.context import Conversation
 from bot.flows.notifications import TOPICS, notification
 from shop.bootstrap import Shop
-from shop.events.relay import DeliveredEvent
+from shop.events.delivery import DeliveredEvent
 from tests.conftest import Database
 from tests.support.flows import deps_for
 from tests.support.shop import MANAGER, Clock, buy, customer, make_shop, pay, seed_basics

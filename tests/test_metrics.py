@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from bot.handlers.instrument import instrument
 from bot.telegram_app import CustomerBot, make_bot
 from shop.demo.loader import load_demo
+from shop.events.delivery import DeliveredEvent
 from shop.events.models import OutboxEvent
-from shop.events.relay import DeliveredEvent
 from shop.web.app import build_app
 from shop.web.metrics import Metrics
 from shop.web.monitoring import METRICS

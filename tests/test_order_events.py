@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shop.bootstrap import Shop
-from shop.events.relay import DeliveredEvent
+from shop.events.delivery import DeliveredEvent
 from shop.orders.checkout import CheckoutRequest
 from shop.orders.export import COLUMNS, export_orders
 from shop.orders.states import OrderStatus

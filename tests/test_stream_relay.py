@@ -19,9 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.db.engine import create_engine, session_factory
+from shop.events.delivery import DeliveredEvent
 from shop.events.models import EventDelivery
 from shop.events.outbox import Topic
-from shop.events.relay import DeliveredEvent, Relay
+from shop.events.relay import Relay
 from shop.events.relay_port import EventRelay
 from shop.events.retry_policy import RetryPolicy
 from shop.events.stream_relay import StreamRelay

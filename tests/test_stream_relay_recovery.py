@@ -13,8 +13,8 @@ import redis.asyncio as aioredis
 
 from shop.db.base import utcnow
 from shop.db.engine import create_engine, session_factory
+from shop.events.delivery import DeliveredEvent
 from shop.events.outbox import Topic
-from shop.events.relay import DeliveredEvent
 from shop.events.retry_policy import RetryPolicy
 from shop.events.stream_store import StreamKeys, StreamPublisher, retire_idle_groups, trim
 from tests import test_stream_relay as shared

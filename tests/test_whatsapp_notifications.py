@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.channels.whatsapp.notify import CONSUMER
+from shop.events.delivery import DeliveredEvent
 from shop.events.models import EventDelivery, OutboxEvent
-from shop.events.relay import DeliveredEvent
 from shop.messaging.models import WhatsAppOutbound
 from shop.messaging.outbound import NOTIFICATION_FAILED
 from tests.conftest import Database

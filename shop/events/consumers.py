@@ -23,14 +23,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.db.base import utcnow
-from shop.events.models import EventDelivery
-from shop.events.relay import (
+from shop.events.delivery import (
     CONSUMER_NAME_MAX,
     RECEIPT_PREFIX,
     DeliveredEvent,
     Handler,
     insert_delivery,
 )
+from shop.events.models import EventDelivery
 
 log = logging.getLogger(__name__)
 

@@ -26,41 +26,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Container, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from shop.db.base import utcnow
+from shop.events.delivery import (
+    DeliveredEvent,
+    Handler,
+    checked_subscription,
+    insert_delivery,
+)
 from shop.events.models import EventDelivery, OutboxEvent
 from shop.events.retry_policy import DEFAULT_RETRY, RetryPolicy
-from shop.redaction import describe_error as describe_error  # re-exported for callers
+from shop.redaction import describe_error
 
 log = logging.getLogger(__name__)
-
-# Receipts written by shop.events.consumers live under this prefix, apart from relay consumers.
-RECEIPT_PREFIX = "once:"
-CONSUMER_NAME_MAX = 60  # event_deliveries.consumer is String(60)
-
-
-@dataclass(frozen=True)
-class DeliveredEvent:
-    """One outbox event as a handler receives it."""
-
-    id: int
-    topic: str
-    payload: dict[str, Any]
-    created_at: datetime
-
-
-Handler = Callable[[DeliveredEvent], Awaitable[None]]
-
 
 @dataclass
 class _Subscription:
@@ -436,43 +421,6 @@ class Relay:
             )
         self._retry.log_failure(log, consumer, event, attempt, delay, error,
                                 expected=isinstance(error, self._expected_errors))
-
-
-def checked_subscription(consumer: str, topics: Iterable[str] | None,
-                         subscribed: Container[str], reserved: Container[str] = ()
-                         ) -> frozenset[str] | None:
-    """Check a new subscription's consumer name and topics; its topic set (None: all)."""
-    if not consumer or len(consumer) > CONSUMER_NAME_MAX:
-        raise ValueError(f"consumer name must be 1 to {CONSUMER_NAME_MAX} characters")
-    if consumer.startswith(RECEIPT_PREFIX) or consumer in reserved:
-        raise ValueError(f"consumer name {consumer!r} is reserved")
-    if consumer in subscribed:
-        raise ValueError(f"consumer {consumer!r} is already subscribed")
-    topic_set = None if topics is None else frozenset(str(topic) for topic in topics)
-    if topic_set is not None and not topic_set:
-        raise ValueError("topics is empty; pass None to receive every topic")
-    return topic_set
-
-
-async def insert_delivery(session: AsyncSession, **values: Any) -> int | None:
-    """Insert an ``event_deliveries`` row unless one exists for its (consumer, event_id).
-
-    Returns the new row's id, or None when the pair was taken. On PostgreSQL a concurrent
-    insert of the same pair waits for the other transaction, so exactly one of them wins.
-    """
-    dialect = session.get_bind().dialect.name
-    conflict = [EventDelivery.consumer, EventDelivery.event_id]
-    if dialect == "postgresql":
-        pg_statement = (pg_insert(EventDelivery).values(**values)
-                        .on_conflict_do_nothing(index_elements=conflict)
-                        .returning(EventDelivery.id))
-        return (await session.execute(pg_statement)).scalar_one_or_none()
-    if dialect == "sqlite":
-        sqlite_statement = (sqlite_insert(EventDelivery).values(**values)
-                            .on_conflict_do_nothing(index_elements=conflict)
-                            .returning(EventDelivery.id))
-        return (await session.execute(sqlite_statement)).scalar_one_or_none()
-    raise NotImplementedError(f"event deliveries are not supported on {dialect}")
 
 
 def _delivered(event: OutboxEvent) -> DeliveredEvent:

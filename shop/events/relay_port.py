@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import Protocol
 
-from shop.events.relay import Handler
+from shop.events.delivery import Handler
 
 
 class EventRelay(Protocol):

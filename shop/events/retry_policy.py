@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from shop.redaction import describe_error
 
 if TYPE_CHECKING:
-    from shop.events.relay import DeliveredEvent
+    from shop.events.delivery import DeliveredEvent
 
 
 @dataclass(frozen=True)

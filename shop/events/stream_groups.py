@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from shop.events import stream_records as records
-from shop.events.relay import DeliveredEvent, Handler
+from shop.events.delivery import DeliveredEvent, Handler
 from shop.events.stream_store import (
     OUTAGE_ERRORS,
     StreamEntry,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from shop.events.relay import describe_error
+from shop.redaction import describe_error
 
 log = logging.getLogger(__name__)
 

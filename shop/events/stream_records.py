@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, exists, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shop.events.delivery import DeliveredEvent, insert_delivery
 from shop.events.models import EventDelivery, OutboxEvent
-from shop.events.relay import DeliveredEvent, insert_delivery
 
 Sessions = async_sessionmaker[AsyncSession]
 

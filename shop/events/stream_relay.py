@@ -40,12 +40,8 @@ from redis.exceptions import RedisError, ResponseError
 
 from shop.db.base import utcnow
 from shop.events import stream_records as records
-from shop.events.relay import (
-    DeliveredEvent,
-    Handler,
-    Relay,
-    checked_subscription,
-)
+from shop.events.delivery import DeliveredEvent, Handler, checked_subscription
+from shop.events.relay import Relay
 from shop.events.retry_policy import DEFAULT_RETRY, RetryPolicy
 from shop.events.stream_groups import Consumer, Groups, Retry, entry_order
 from shop.events.stream_outage import Outage, first_of

@@ -50,7 +50,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shop.events.relay import DeliveredEvent
+from shop.events.delivery import DeliveredEvent
 from shop.redis_lease import give_back, take_lease
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop.bootstrap import Shop
-from shop.events.relay import describe_error
+from shop.redaction import describe_error
 from shop.reports.counts import ShopCounts, shop_counts
 
 log = logging.getLogger(__name__)

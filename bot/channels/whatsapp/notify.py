@@ -30,8 +30,8 @@ from bot.flows.notifications import TOPICS as SCREEN_TOPICS
 from bot.flows.payment import receipt_screen
 from bot.flows.screens import Screen
 from bot.i18n import pick_language
+from shop.events.delivery import DeliveredEvent
 from shop.events.outbox import event_payload
-from shop.events.relay import DeliveredEvent
 from shop.events.relay_port import EventRelay
 from shop.messaging.inbox import Stored
 from shop.settings import Settings

@@ -19,8 +19,8 @@ from typing import Any
 from weakref import WeakValueDictionary
 
 from shop.errors import StorageUnavailable
-from shop.events.relay import describe_error
 from shop.messaging.inbox import Stored, WhatsAppInbox
+from shop.redaction import describe_error
 from shop.renewal import RENEW_SHARE, Renewal
 
 log = logging.getLogger(__name__)
