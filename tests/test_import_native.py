@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from shop.catalog.csv_native import ImportFileError
+from shop.catalog.csv_common import ImportFileError
 from shop.catalog.importer import ImportReport, import_catalog
 from shop.catalog.models import Category, Product, ProductImage, StockAdjustment, Variant
 from shop.errors import InvalidInput

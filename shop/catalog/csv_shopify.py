@@ -37,7 +37,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TypeVar
 
-from shop.catalog.csv_native import (
+from shop.catalog.csv_common import (
     MAX_HANDLE,
     MAX_OPTION_NAME,
     MAX_OPTION_VALUE,

@@ -21,15 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.catalog.categories import ensure_category_paths
 from shop.catalog.changes import record_products
-from shop.catalog.csv_native import (
+from shop.catalog.csv_common import (
     ParsedProduct,
     ParsedVariant,
     ParseResult,
     RowError,
     RowWarning,
-    parse_native,
     quoted,
 )
+from shop.catalog.csv_native import parse_native
 from shop.catalog.csv_shopify import parse_shopify
 from shop.catalog.models import Category, Product, ProductImage, StockAdjustment, Variant
 from shop.db.base import utcnow
