@@ -16,6 +16,7 @@ from bot.telegram_app import CustomerBot, make_bot
 from shop.demo.loader import load_demo
 from shop.events.delivery import DeliveredEvent
 from shop.events.models import OutboxEvent
+from shop.messaging.parked import ParkedUpdates
 from shop.web.app import build_app
 from shop.web.metrics import Metrics
 from shop.web.monitoring import METRICS
@@ -107,7 +108,7 @@ async def test_a_handler_error_is_counted_and_raised_on(database: Database) -> N
     assert value(page, "chatshop_update_seconds_count", bot="test") == 3
 
 
-async def test_orders_payments_and_pending_events_come_from_the_database(
+async def test_orders_payments_parked_updates_and_pending_events_come_from_the_database(
         database: Database) -> None:
     shop = make_shop(database, Clock())
     ids = await seed_basics(shop)
@@ -126,8 +127,13 @@ async def test_orders_payments_and_pending_events_come_from_the_database(
         events = await session.scalar(select(func.count()).select_from(OutboxEvent))
     assert events
 
+    parking = ParkedUpdates(shop.sessions, lease_s=60)
+    assert await parking.park("telegram", 1, 101, {"update_id": 101})
+    assert await parking.park("telegram", 1, 102, {"update_id": 102})
+
     async with serving(build_app(shop)) as base:
         page = await scrape(base)
+    assert value(page, "chatshop_updates_parked") == 2
     assert value(page, "chatshop_orders_total", status="paid") == 1
     assert value(page, "chatshop_orders_total", status="awaiting_payment") == 1
     assert value(page, "chatshop_payments_total", provider="test", currency="EUR") == 1

@@ -1,7 +1,7 @@
-"""Whole-shop running totals for monitoring (`/metrics`): orders by status and payments by
-provider and currency. Two aggregate queries, read-only, cheap enough for every scrape; on
-SQLite they run off the event loop (`Shop.long_reads`), as they scan every
-order and payment."""
+"""Whole-shop running totals for monitoring (`/metrics`): orders by status, payments by
+provider and currency, and webhook updates parked until handled. Aggregate queries, read-only,
+cheap enough for every scrape; on SQLite they run off the event loop (`Shop.long_reads`), as
+they scan every order and payment."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shop.messaging.models import ParkedUpdate
 from shop.orders.models import Order
 from shop.payments.models import Payment
 
@@ -29,6 +30,9 @@ class PaymentTotals:
 class ShopCounts:
     orders_by_status: dict[str, int]
     payments: tuple[PaymentTotals, ...]
+    # Answered before they were handled (shop.messaging.parked): a number that stays up
+    # means workers die while handling updates.
+    parked_updates: int = 0
 
 
 async def shop_counts(sessions: async_sessionmaker[AsyncSession]) -> ShopCounts:
@@ -45,10 +49,12 @@ async def shop_counts(sessions: async_sessionmaker[AsyncSession]) -> ShopCounts:
             .group_by(Payment.provider, Payment.currency)
             .order_by(Payment.provider, Payment.currency)
         )
+        parked = await session.scalar(select(func.count()).select_from(ParkedUpdate))
         return ShopCounts(
             orders_by_status={status: int(count) for status, count in orders.tuples()},
             payments=tuple(PaymentTotals(provider, currency, int(count), int(amount),
                                          int(refunded))
                            for provider, currency, count, amount, refunded
                            in payments.tuples()),
+            parked_updates=int(parked or 0),
         )

@@ -3,7 +3,8 @@ tests and several shops in one process do not collide).
 
 Updates, their latency and their errors are counted by the bots (`bot/handlers/instrument.py`)
 and webhook refusals by the webhook handlers (`metrics.webhook_rejected("secret")`); orders,
-payments and pending events are read from the database when `/metrics` is scraped.
+payments, parked updates and pending events are read from the database when `/metrics` is
+scraped.
 """
 
 from __future__ import annotations
@@ -88,7 +89,13 @@ class _ShopSnapshot(Collector):
                 payments.add_metric(labels, totals.count)
                 amount.add_metric(labels, totals.amount)
                 refunded.add_metric(labels, totals.refunded)
-        yield from (orders, payments, amount, refunded)
+        parked = GaugeMetricFamily("chatshop_updates_parked",
+                                   "Webhook updates answered before they were handled and "
+                                   "not handled yet (a worker handles them, or takes them "
+                                   "over from one that died)")
+        if counts is not None:
+            parked.add_metric([], counts.parked_updates)
+        yield from (orders, payments, amount, refunded, parked)
         events = GaugeMetricFamily("chatshop_events_pending",
                                    "Outbox events not yet delivered to a subscriber")
         if pending is not None:
