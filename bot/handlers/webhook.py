@@ -208,7 +208,12 @@ class WebhookEndpoint:
             renewal = None
             if parking is not None:
                 async def renew() -> bool:
-                    return await parking.renew(CHANNEL, self.bot.id, update.update_id)
+                    if await parking.renew(CHANNEL, self.bot.id, update.update_id):
+                        return True
+                    log.warning("telegram webhook %s: parked update %s was taken over by "
+                                "another worker while still running here", self.name,
+                                update.update_id)
+                    return False
                 renewal = Renewal(renew, self._lease_s * RENEW_SHARE)
             try:
                 method = await handling
