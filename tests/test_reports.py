@@ -320,15 +320,20 @@ async def test_searching_in_the_chat_and_adding_to_cart_are_funnel_steps(
     assert (funnel.added_to_cart, funnel.cart_adds) == (1, 1)
 
 
-async def test_searches_wait_for_a_working_database(tmp_path: Path) -> None:
+async def test_searches_wait_for_a_working_database(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     folder = tmp_path / "not yet"
     engine = create_engine(f"sqlite+aiosqlite:///{folder / 'shop.db'}")
     try:
         recorder = FunnelRecorder(session_factory(engine), max_pending=3)
-        for customer_id in (1, 2, 3, 4):
+        for customer_id in (0, 1, 2):
             recorder.searched(customer_id)
-        assert await recorder.flush() is False  # no database: kept, the oldest over 3 dropped
+        assert await recorder.flush() is False  # no database: kept
+        for customer_id in (3, 4):  # over 3 waiting: the oldest dropped
+            recorder.searched(customer_id)
+        assert await recorder.flush() is False
         assert recorder.pending == 3
+        assert caplog.text.count("dropping the oldest") == 1  # said once, not per search
         folder.mkdir()  # the database is back
         async with engine.begin() as connection:
             await connection.run_sync(FunnelEvent.metadata.create_all,
@@ -338,6 +343,7 @@ async def test_searches_wait_for_a_working_database(tmp_path: Path) -> None:
             kept = (await connection.execute(select(FunnelEvent.customer_id)
                                              .order_by(FunnelEvent.id))).scalars().all()
         assert kept == [2, 3, 4]
+        assert "2 funnel steps were dropped while the database refused them" in caplog.text
     finally:
         await engine.dispose()
 

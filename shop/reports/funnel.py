@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -63,7 +64,8 @@ class FunnelRecorder:
         self._flush_every_s = flush_every_s
         self._batch = batch
         self._max_pending = max_pending
-        self._pending: list[dict[str, object]] = []
+        self._pending: deque[dict[str, object]] = deque(maxlen=max_pending)
+        self._dropped = 0  # over `max_pending` since the last write that worked
         self._writing = asyncio.Lock()
         self._early: asyncio.Task[bool] | None = None  # a flush started by a full batch
         self._last_flush_failed = False
@@ -78,10 +80,10 @@ class FunnelRecorder:
         self._note(FunnelStep.SEARCH, customer_id)
 
     def _note(self, step: FunnelStep, customer_id: int) -> None:
+        if len(self._pending) == self._max_pending:
+            self._drop(1)
         self._pending.append({"kind": str(step), "customer_id": customer_id,
                               "at": self._clock()})
-        if len(self._pending) > self._max_pending:
-            self._keep(self._pending)
         # While the database refuses, the periodic flush alone tries again: not every search.
         if (len(self._pending) >= self._batch and not self._last_flush_failed
                 and (self._early is None or self._early.done())):
@@ -89,35 +91,45 @@ class FunnelRecorder:
             self._early.add_done_callback(_log_failure)
 
     def _keep(self, rows: list[dict[str, object]]) -> None:
-        if len(rows) > self._max_pending:
-            log.warning("dropped the %d oldest unwritten funnel steps",
-                        len(rows) - self._max_pending)
-            rows = rows[-self._max_pending:]
-        self._pending = rows
+        """Put steps that could not be written back before the ones noted since."""
+        rows.extend(self._pending)
+        self._drop(max(0, len(rows) - self._max_pending))
+        self._pending = deque(rows, maxlen=self._max_pending)  # the newest kept
+
+    def _drop(self, count: int) -> None:
+        if count and not self._dropped:  # once per outage, not once per search
+            log.warning("more than %d funnel steps wait to be written; dropping the oldest",
+                        self._max_pending)
+        self._dropped += count
 
     async def flush(self) -> bool:
         """Write the noted steps in one transaction. False (and a warning; the steps kept
         for the next try) when the database is momentarily unavailable; any other error is
         a bug and propagates."""
         async with self._writing:
-            rows, self._pending = self._pending, []
+            rows = list(self._pending)
+            self._pending.clear()
             if not rows:
                 return True
             try:
                 async with self._sessions.begin() as session:
                     await session.execute(_INSERT_STEP, rows)
             except asyncio.CancelledError:
-                self._keep(rows + self._pending)
+                self._keep(rows)
                 raise
             # A locked or unreachable database, or an exhausted pool: try again later.
             # Nothing broader is caught.
             except (OperationalError, PoolTimeout):
                 log.warning("could not write %d funnel steps; trying again later", len(rows),
                             exc_info=True)
-                self._keep(rows + self._pending)
+                self._keep(rows)
                 self._last_flush_failed = True
                 return False
             self._last_flush_failed = False
+            if self._dropped:
+                log.warning("%d funnel steps were dropped while the database refused them",
+                            self._dropped)
+                self._dropped = 0
             return True
 
     async def run(self, stop: asyncio.Event) -> None:
