@@ -82,7 +82,6 @@ async def test_parking_fails_open_when_the_database_is_down(
     assert "could not look for parked updates of telegram bot 42" in caplog.text
 
 
-@SQLITE
 async def test_a_long_update_cut_short_by_a_shutdown_is_finished_by_the_next_worker(
         database: Database) -> None:
     async with FakeTelegram(allow_http_webhooks=True) as server:
