@@ -2,7 +2,7 @@
 
     python bench/throughput.py [--customers 200] [--updates 3000] [--rate 100] [--duration 20]
                                [--max-connections 40] [--redis-url URL|auto] [--postgres]
-                               [--row-echo] [--profile-worker FILE]
+                               [--row-echo] [--profile-worker FILE] [--rounds 1]
 
 One worker process, ``chatshop run`` in webhook mode on a throwaway SQLite database holding the
 demo catalog (no staff bot, no Redis unless ``--redis-url``), talks to the fake Bot API server
@@ -28,6 +28,10 @@ sends no keyboards, so its customers press a fixed set of callback data in the s
 With ``--row-echo``, a third bot in the same run: the echo reading and writing one SQLite row
 per update (``echo_bot.py --database-url``), the least any database-backed bot does; the JSON
 line then adds row_echo_updates_per_s, row_echo_cpu_ms_per_update and ratio_to_row_echo.
+With ``--rounds N``, the worker and the echo are measured N times, alternating, each round on
+a fresh database (and Redis database): one round's ratio moves by several percent with this
+machine's noise, mostly the echo's own. The figures reported are those of the round with the
+median ratio; the JSON line adds rounds and round_ratios.
 This process does no cyclic garbage collection while it measures (its own pauses would be
 counted as the bot's latency); it collects between measurements.
 
@@ -591,6 +595,26 @@ async def bench_bot(name: str, start: Callable[[str], Server], args: argparse.Na
             bot.stop()
 
 
+def run_round(args: argparse.Namespace, workdir: Path, database_url: str,
+              redis_url: str | None) -> tuple[BotResult, BotResult, BotResult | None]:
+    """The worker, then the echo (and the echo reading and writing a row), one after the
+    other on the same load."""
+    profile = args.profile_worker.resolve() if args.profile_worker else None
+    shop = asyncio.run(bench_bot(
+        "chatshop", lambda api: start_worker(api, workdir, database_url, redis_url, profile),
+        args))
+    echo = asyncio.run(bench_bot("echo", lambda api: start_echo(api, workdir), args))
+    row_url = f"sqlite+aiosqlite:///{workdir / 'echo-rows.db'}"
+    row_echo = asyncio.run(bench_bot(
+        "echo+row", lambda api: start_echo(api, workdir, row_url), args)
+    ) if args.row_echo else None
+    return shop, echo, row_echo
+
+
+def _ratio(shop: BotResult, echo: BotResult) -> float:
+    return shop.closed.per_s / echo.closed.per_s if echo.closed.per_s else 0.0
+
+
 # -- the report -----------------------------------------------------------------------------
 def describe(label: str, phase: Phase) -> str:
     lines = [f"  {label}, {phase.name}: {phase.answered} of {phase.sent} updates answered in "
@@ -640,7 +664,20 @@ def main() -> None:
                              "update (a calibration: what any database-backed bot costs)")
     parser.add_argument("--profile-worker", type=Path, default=None, metavar="FILE",
                         help="run the worker under cProfile, writing the stats to FILE")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure the worker and the echo this many times, alternating, "
+                             "each round on a fresh database; the figures reported are the "
+                             "round with the median ratio (this machine's noise moves one "
+                             "round's ratio by several percent)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if args.rounds > 1 and args.redis_url not in (None, "auto"):
+        parser.error("--rounds above 1 needs --redis-url auto (each round, an empty Redis)")
+    if args.rounds > 16 and args.redis_url:
+        parser.error("--rounds: at most 16 with Redis (one of its 16 databases each)")
+    if args.rounds > 1 and args.profile_worker is not None:
+        parser.error("--profile-worker profiles one round: leave --rounds at 1")
     print(f"throughput: {args.customers} customers, at most {args.max_connections} webhook "
           f"requests in flight; {args.updates} updates as fast as they go, then "
           f"{args.rate:g} updates/s for {args.duration:g} s, after a warm-up; worker on "
@@ -653,39 +690,40 @@ def main() -> None:
         from tests.support.redis import RedisServer
 
         redis_server = RedisServer.start()
-        redis_url = redis_server.url()
+    rounds: list[tuple[BotResult, BotResult, BotResult | None]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="chatshop-bench-") as tmp:
-            workdir = Path(tmp)
-            postgres_url = None
             if args.postgres:
                 from tests.support.postgres import PostgresServer
 
                 postgres_server = PostgresServer.start()
-                postgres_url = postgres_server.create_database("bench")
-            database_url = prepare_database(workdir, postgres_url)
-            profile = args.profile_worker.resolve() if args.profile_worker else None
-            shop = asyncio.run(bench_bot(
-                "chatshop", lambda api: start_worker(api, workdir, database_url, redis_url,
-                                                     profile), args))
-            echo = asyncio.run(bench_bot(
-                "echo", lambda api: start_echo(api, workdir), args))
-            row_url = f"sqlite+aiosqlite:///{workdir / 'echo-rows.db'}"
-            row_echo = asyncio.run(bench_bot(
-                "echo+row", lambda api: start_echo(api, workdir, row_url), args)
-            ) if args.row_echo else None
+            for number in range(args.rounds):
+                workdir = Path(tmp) / f"round-{number + 1}"
+                workdir.mkdir()
+                if redis_server is not None:  # a Redis database of its own each round
+                    redis_url = redis_server.url(db=number)
+                postgres_url = (postgres_server.create_database(f"bench{number + 1}")
+                                if postgres_server is not None else None)
+                rounds.append(run_round(args, workdir, prepare_database(workdir, postgres_url),
+                                        redis_url))
     finally:
         if redis_server is not None:
             redis_server.stop()
         if postgres_server is not None:
             postgres_server.stop()
 
+    ratios = [_ratio(shop, echo) for shop, echo, _ in rounds]
+    median = sorted(range(len(rounds)), key=lambda i: ratios[i])[len(rounds) // 2]
+    shop, echo, row_echo = rounds[median]
+    if len(rounds) > 1:
+        print(f"ratio per round: {', '.join(f'{r:.3f}' for r in ratios)}; "
+              f"reported: round {median + 1} (the median)")
     for outcome in (shop, echo, *([row_echo] if row_echo else [])):
         mode = "before" if outcome.background else "after"
         print(f"{outcome.name}: the webhook answers {mode} the update is handled")
         print(describe(outcome.name, outcome.closed))
         print(describe(outcome.name, outcome.paced))
-    ratio = shop.closed.per_s / echo.closed.per_s if echo.closed.per_s else 0.0
+    ratio = _ratio(shop, echo)
     print(f"ratio (chatshop / echo, max throughput): {ratio:.3f} (target >= 0.7)")
     print(f"p99 at {args.rate:g} updates/s: {shop.paced.ms(0.99):.1f} ms (target <= 50 ms)")
     errors = sum(p.errors.total() for p in (shop.closed, shop.paced))
@@ -711,6 +749,8 @@ def main() -> None:
             1000 * echo.closed.bot_cpu_s / max(echo.closed.answered, 1), 3),
         "errors": errors, "echo_errors": echo_errors,
     }
+    if len(rounds) > 1:
+        result.update({"rounds": len(rounds), "round_ratios": [round(r, 3) for r in ratios]})
     if row_echo is not None:
         row_ratio = shop.closed.per_s / row_echo.closed.per_s if row_echo.closed.per_s else 0.0
         print(f"ratio (chatshop / echo reading and writing a row): {row_ratio:.3f}")

@@ -21,7 +21,7 @@ def test_throughput_bench_reports_every_bot() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "throughput.py"), "--customers", "5",
          "--updates", "40", "--rate", "10", "--duration", "2", "--timeout", "20",
-         "--row-echo"],
+         "--row-echo", "--rounds", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
@@ -34,6 +34,9 @@ def test_throughput_bench_reports_every_bot() -> None:
     assert result["updates_per_s"] > 0 and result["echo_updates_per_s"] > 0
     assert result["ratio"] == pytest.approx(
         result["updates_per_s"] / result["echo_updates_per_s"], rel=0.02)
+    # Two rounds, alternating; the figures are those of the median round (of two: the higher).
+    assert result["rounds"] == 2 and result["ratio"] == max(result["round_ratios"])
+    assert "ratio per round: " in done.stdout
     assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"] < 20_000
     assert 0 < result["p50_ms_at_rate"] <= result["p95_ms_at_rate"] <= result["p99_ms_at_rate"]
     assert result["updates_at_rate"] >= 18  # of 10/s for 2 s
