@@ -15,9 +15,6 @@ oldest one, so they are answered in order.
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -32,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.db.base import utcnow
 from shop.errors import StorageUnavailable
+from shop.messaging.holder import HOLDER_MAX, holder_name
 from shop.messaging.models import WhatsAppInbound
 
 ERROR_MAX = 300
@@ -81,9 +79,7 @@ class WhatsAppInbox:
                  lease: timedelta = LEASE) -> None:
         self._sessions = sessions
         self._clock = clock
-        # Unique per process and per inbox (two channels in one test process differ too).
-        self.worker = (worker or f"{socket.gethostname()[:30]}:{os.getpid()}:"
-                                 f"{secrets.token_hex(4)}")[:64]
+        self.worker = (worker or holder_name())[:HOLDER_MAX]
         self.lease = lease
 
     async def store(self, items: Sequence[Inbound]) -> list[Stored]:

@@ -14,9 +14,6 @@ up and logged: it would kill the next one too.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.db.base import utcnow
+from shop.messaging.holder import HOLDER_MAX, holder_name
 from shop.messaging.models import ParkedUpdate
 
 log = logging.getLogger(__name__)
@@ -52,8 +50,7 @@ class ParkedUpdates:
         self._sessions = sessions
         self._clock = clock
         self.lease = timedelta(seconds=lease_s)
-        self.worker = (worker or f"{socket.gethostname()[:30]}:{os.getpid()}:"
-                                 f"{secrets.token_hex(4)}")[:64]
+        self.worker = (worker or holder_name())[:HOLDER_MAX]
 
     async def park(self, channel: str, bot_id: int, update_id: int,
                    payload: dict[str, Any]) -> bool:
